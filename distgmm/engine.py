@@ -1,0 +1,253 @@
+"""Where the passes over the data run: a local thread pool for numpy, Dask for dask arrays.
+
+Both sources split the rows into chunks, run :func:`~distgmm.kernels.chunk.chunk_stats` on
+each, and add the results up along the same fixed tree (:func:`tree_reduce`). For the same
+chunking a numpy and a dask fit are therefore bit-identical, and a Dask fit does not depend
+on how many workers ran it or in which order tasks finished.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import operator
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from typing import Any, Protocol
+
+import dask
+import dask.array as da
+import numpy as np
+from dask import delayed
+from threadpoolctl import threadpool_limits
+
+from .kernels.chunk import PassModel, chunk_stats
+from .stats import Stats
+
+__all__ = ["DaskPasses", "InMemoryPasses", "Passes", "make_passes", "tree_reduce"]
+
+logger = logging.getLogger(__name__)
+
+#: Chunk size for numpy input: small enough that two cores share the work evenly.
+NUMPY_CHUNK_BYTES = 16 * 2**20
+#: Persist dask input when it takes at most this fraction of the memory available to it.
+PERSIST_FRACTION = 0.5
+SPLIT_EVERY = 8
+
+
+class Passes(Protocol):
+    """A dataset that can be read in passes (the engine's view of the data)."""
+
+    n_samples: int
+    n_features: int
+    dtype: np.dtype
+
+    def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Stats]:
+        """One pass: statistics of every model over all rows."""
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The rows at the given global indices, as float64 numpy."""
+
+    def close(self) -> None:
+        """Release what the passes hold (persisted chunks, BLAS limits)."""
+
+
+def tree_reduce(parts: list, combine: Callable) -> Any:
+    """Combine ``parts`` in groups of consecutive items until one is left.
+
+    The grouping depends only on ``len(parts)``, so the floating-point summation order is
+    fixed, whatever ran the parts. ``combine`` may be a plain function or a ``delayed`` one.
+    """
+    if not parts:
+        raise ValueError("no chunks to reduce")
+    while len(parts) > 1:
+        parts = [
+            combine(*parts[i : i + SPLIT_EVERY])
+            if len(parts[i : i + SPLIT_EVERY]) > 1
+            else parts[i]
+            for i in range(0, len(parts), SPLIT_EVERY)
+        ]
+    return parts[0]
+
+
+def combine_stats(*parts: list[Stats]) -> list[Stats]:
+    """Add per-chunk statistics model by model (the reduction's combine step)."""
+    return [functools.reduce(operator.add, per_model) for per_model in zip(*parts, strict=True)]
+
+
+class InMemoryPasses:
+    """Passes over a numpy array in this process, chunks spread over a thread pool.
+
+    No scheduler and no graph: for data already in memory this is the fastest path, and the
+    only sensible one for small data, where a graph's fixed cost would dominate.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        n_threads: int | None = None,
+        chunk_rows: int | None = None,
+    ) -> None:
+        self.X = X
+        self.sample_weight = sample_weight
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        rows = chunk_rows or max(1, NUMPY_CHUNK_BYTES // max(1, X.shape[1] * X.itemsize))
+        self.bounds = [(s, min(s + rows, self.n_samples)) for s in range(0, self.n_samples, rows)]
+        self.n_threads = max(1, min(n_threads or os.cpu_count() or 1, len(self.bounds)))
+        self._stack = ExitStack()
+        # Two single-threaded BLAS calls on two chunks beat one two-threaded call.
+        self._stack.enter_context(threadpool_limits(1, user_api="blas"))
+        self._pool = (
+            self._stack.enter_context(ThreadPoolExecutor(self.n_threads))
+            if self.n_threads > 1
+            else None
+        )
+
+    def _chunk(self, models: Sequence[PassModel], origin: np.ndarray, bounds) -> list[Stats]:
+        start, stop = bounds
+        weights = None if self.sample_weight is None else self.sample_weight[start:stop]
+        return chunk_stats(self.X[start:stop], list(models), origin, weights, start)
+
+    def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Stats]:
+        task = functools.partial(self._chunk, models, origin)
+        parts = list(self._pool.map(task, self.bounds) if self._pool else map(task, self.bounds))
+        return tree_reduce(parts, combine_stats)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.X[rows], dtype=np.float64)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def _chunk_task(X, weights, row0, shared):
+    models, origin = shared
+    return chunk_stats(X, models, origin, weights, row0)
+
+
+class DaskPasses:
+    """Passes over a dask array: one small graph per pass, chunk tasks plus a fixed tree.
+
+    The batch of pass models enters each graph once, as a single key every chunk task
+    depends on, so the parameters cross the network once per worker and per pass. The data
+    are persisted in the cluster's memory when they fit (``persist='auto'``), otherwise every
+    pass reads them from their source again.
+    """
+
+    def __init__(
+        self,
+        X: da.Array,
+        sample_weight: da.Array | None = None,
+        client=None,
+        persist: bool | str = "auto",
+    ) -> None:
+        if X.numblocks[1] != 1:
+            X = X.rechunk({1: -1})  # the kernels need whole rows
+        if sample_weight is not None:
+            sample_weight = da.asarray(sample_weight).rechunk((X.chunks[0],))
+        self.client = client
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        self.persisted = _should_persist(X, client) if persist == "auto" else bool(persist)
+        if self.persisted:
+            X, sample_weight = self._persist(X, sample_weight)
+        self.X = X
+        self.sample_weight = sample_weight
+        self._blocks = list(X.to_delayed().ravel())
+        self._weights = (
+            list(sample_weight.to_delayed().ravel())
+            if sample_weight is not None
+            else [None] * len(self._blocks)
+        )
+        self._row0 = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).tolist()
+        self._stack = ExitStack()
+        if client is None:  # local threads: keep BLAS single-threaded per task
+            self._stack.enter_context(threadpool_limits(1, user_api="blas"))
+        logger.info(
+            "data %s %s in %d chunks, %s",
+            X.shape,
+            X.dtype,
+            len(self._blocks),
+            "persisted in memory" if self.persisted else "streamed from its source each pass",
+        )
+
+    def _persist(self, *arrays):
+        present = [a for a in arrays if a is not None]
+        done = self.client.persist(present) if self.client else dask.persist(*present)
+        done = iter(done)
+        return tuple(next(done) if a is not None else None for a in arrays)
+
+    def _compute(self, graph):
+        if self.client is not None:
+            return self.client.compute(graph).result()
+        return dask.compute(graph)[0]
+
+    def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Stats]:
+        # One key holds the parameters; every chunk task depends on it rather than embedding
+        # its own copy, so they are shipped once per worker.
+        shared = delayed((list(models), origin), traverse=False)
+        task = delayed(_chunk_task)
+        parts = [
+            task(block, weights, row0, shared)
+            for block, weights, row0 in zip(self._blocks, self._weights, self._row0, strict=True)
+        ]
+        return self._compute(tree_reduce(parts, delayed(combine_stats)))
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        order = np.argsort(rows, kind="stable")
+        picked = self._compute(self.X[np.asarray(rows)[order]])
+        out = np.empty((len(rows), self.n_features))
+        out[order] = picked
+        return out
+
+    def close(self) -> None:
+        self._stack.close()
+        self._blocks = self._weights = []
+        self.X = self.sample_weight = None
+
+
+def _should_persist(X: da.Array, client) -> bool:
+    budget = _memory_budget(client)
+    fits = X.nbytes <= PERSIST_FRACTION * budget
+    logger.debug("data %.3g bytes, memory budget %.3g bytes: persist=%s", X.nbytes, budget, fits)
+    return fits
+
+
+def _memory_budget(client) -> float:
+    """Memory the data may occupy: the workers' limits, or this machine's available memory."""
+    if client is not None:
+        workers = client.scheduler_info(n_workers=-1).get("workers", {})
+        limits = [w.get("memory_limit") or 0 for w in workers.values()]
+        if limits and all(limits):
+            return float(sum(limits))
+    import psutil  # a dependency of distributed
+
+    return float(psutil.virtual_memory().available)
+
+
+def make_passes(
+    X, sample_weight=None, client=None, persist: bool | str = "auto"
+) -> InMemoryPasses | DaskPasses:
+    """The pass runner for ``X``: in process for numpy (unless a client is given), Dask otherwise.
+
+    Parameters
+    ----------
+    X : ndarray or dask.array.Array of shape (n_samples, n_features)
+    sample_weight : array-like of shape (n_samples,), optional
+    client : distributed.Client, optional
+        Run on this cluster; numpy input is then moved to it as a dask array.
+    persist : bool or 'auto'
+        For dask input, keep the data in (cluster) memory between passes.
+    """
+    if isinstance(X, da.Array) or client is not None:
+        if not isinstance(X, da.Array):
+            rows = max(1, NUMPY_CHUNK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
+            X = da.from_array(X, chunks=(rows, -1))
+        if sample_weight is not None and not isinstance(sample_weight, da.Array):
+            sample_weight = da.from_array(np.asarray(sample_weight), chunks=(X.chunks[0],))
+        return DaskPasses(X, sample_weight, client=client, persist=persist)
+    return InMemoryPasses(X, sample_weight)

@@ -1,0 +1,77 @@
+"""Errors raised by distgmm.
+
+Every error subclasses :class:`DistGMMError`, itself a :class:`ValueError`, so code written
+against scikit-learn's ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+from sklearn.exceptions import ConvergenceWarning
+
+__all__ = [
+    "ConvergenceWarning",
+    "DistGMMError",
+    "EmptyComponentError",
+    "InvalidInputError",
+    "SingularCovarianceError",
+]
+
+_FIX = (
+    "Try to decrease the number of components, increase reg_covar, "
+    "use another initialisation (init_params, random_state) or scale the input data."
+)
+
+
+class DistGMMError(ValueError):
+    """Base class of every error distgmm raises on purpose."""
+
+
+class InvalidInputError(DistGMMError):
+    """The data or sample weights cannot be fitted as given (shape, dtype, NaN, size)."""
+
+
+class FitError(DistGMMError):
+    """The EM iterations cannot continue from the current parameters."""
+
+
+class SingularCovarianceError(FitError):
+    """A component's covariance is not positive definite, even after ``reg_covar``.
+
+    Parameters
+    ----------
+    component : int or None
+        Index of the failing component, ``None`` for the shared ``'tied'`` covariance.
+    covariance_type : str
+        The model's covariance type.
+    """
+
+    def __init__(self, component: int | None, covariance_type: str) -> None:
+        self.component = component
+        self.covariance_type = covariance_type
+        which = "the tied covariance" if component is None else f"component {component}"
+        super().__init__(
+            f"Fitting the mixture model failed because {which} ({covariance_type!r} covariance) "
+            "is singular or not positive definite, which happens when a component collapses "
+            f"onto a few identical or collinear points. {_FIX}"
+        )
+
+
+class EmptyComponentError(FitError):
+    """A component's soft count fell to (numerically) zero: no data is left to estimate it.
+
+    Parameters
+    ----------
+    component : int
+        Index of the empty component.
+    soft_count : float
+        The component's summed responsibilities.
+    """
+
+    def __init__(self, component: int, soft_count: float) -> None:
+        self.component = component
+        self.soft_count = soft_count
+        super().__init__(
+            f"Fitting the mixture model failed because component {component} became empty "
+            f"(its soft count fell to {soft_count:.3g}, so its mean and covariance are "
+            f"undefined). {_FIX}"
+        )

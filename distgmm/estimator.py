@@ -1,0 +1,587 @@
+"""``GaussianMixture``: scikit-learn's estimator API over the distgmm engine."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import dask.array as da
+import numpy as np
+from dask import delayed
+from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import kernels
+from .cluster import resolve_client
+from .em import EMResult, IterationReport, run_em
+from .engine import make_passes
+from .errors import ConvergenceWarning, InvalidInputError
+from .init import INIT_METHODS, InitSpec, initialize
+from .kernels.chunk import chunk_weighted_log_prob, prepare_em
+from .params import GaussianParams
+
+__all__ = ["GaussianMixture"]
+
+
+class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by EM, one pass over the data per iteration, on Dask.
+
+    A drop-in for :class:`sklearn.mixture.GaussianMixture` that also takes dask arrays
+    larger than memory: each iteration maps a fused E-step/statistics kernel over the row
+    chunks and tree-reduces the small statistics; the M-step runs on the client.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component has its own general covariance matrix; 'tied': all share
+        one; 'diag': each has its own diagonal covariance; 'spherical': each has a single
+        variance.
+    tol : float, default=1e-3
+        Convergence threshold: EM stops when the mean log-likelihood changes by less.
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the covariances' diagonal.
+    max_iter : int, default=100
+        Number of EM iterations (data passes) to perform.
+    n_init : int, default=1
+        Number of initialisations; the best fit is kept. The restarts share every data pass.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        'kmeans': k-means++ and Lloyd iterations on a uniform sample of rows, refined by up
+        to five Lloyd passes over all the data. 'k-means++': k-means++ centers from the
+        sample. 'random': uniformly random responsibilities. 'random_from_data': randomly
+        chosen rows as means.
+    weights_init : array-like of shape (n_components,), default=None
+        Initial weights.
+    means_init : array-like of shape (n_components, n_features), default=None
+        Initial means.
+    precisions_init : array-like, default=None
+        Initial precisions (inverse covariances); shape by ``covariance_type``:
+        'full' ``(n_components, n_features, n_features)``, 'tied'
+        ``(n_features, n_features)``, 'diag' ``(n_components, n_features)``,
+        'spherical' ``(n_components,)``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and :meth:`sample`. A fixed int gives bit-identical fits
+        whatever the number of workers.
+    warm_start : bool, default=False
+        Start ``fit`` from the last solution (``n_init`` is then ignored).
+    verbose : int, default=0
+        1 prints the start and end of the fit, 2 also every ``verbose_interval`` iterations
+        (iteration, mean log-likelihood, change, seconds).
+    verbose_interval : int, default=10
+        Iterations between two progress lines.
+    client : None, str or distributed.Client, default=None
+        Where to run. ``None``: the active ``distributed`` client if there is one, else this
+        process (numpy input runs on a thread pool without any scheduler; dask input on
+        dask's default scheduler). A string connects to that scheduler address.
+    persist : bool or 'auto', default='auto'
+        For dask input, whether to keep the data in (cluster) memory between passes.
+        'auto' persists when the data take at most half of the memory available (the
+        workers' memory limits), and otherwise reads them from their source every pass.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        Shape as ``precisions_init``.
+    precisions_ : ndarray
+        Inverse covariances, same shape.
+    precisions_cholesky_ : ndarray
+        Upper Cholesky factors of the precisions, same shape.
+    converged_ : bool
+    n_iter_ : int
+        Iterations of the best fit.
+    lower_bound_ : float
+        Mean log-likelihood of the best fit's last iteration.
+    lower_bounds_ : list of float
+        Mean log-likelihood of the parameters entering each iteration of the best fit.
+    history_ : list of float
+        Same as ``lower_bounds_`` (the convergence curve).
+    labels_ : ndarray or dask.array.Array of shape (n_samples,)
+        Component of each training row (lazy for dask input).
+    n_features_in_ : int
+    """
+
+    _parameter_constraints: dict = {  # noqa: RUF012 - scikit-learn's declared convention
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions(set(kernels.COVARIANCE_TYPES))],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions(set(INIT_METHODS))],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "client": "no_validation",
+        "persist": ["boolean", StrOptions({"auto"})],
+    }
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        client=None,
+        persist="auto",
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.client = client
+        self.persist = persist
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the model parameters with the EM algorithm.
+
+        Parameters
+        ----------
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            Training rows; float32 data stay float32 (statistics are float64).
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights: responsibilities are multiplied by them.
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the component of each row of ``X``.
+
+        Returns
+        -------
+        labels : ndarray or dask.array.Array of shape (n_samples,)
+        """
+        return self._fit(X, sample_weight).labels_
+
+    def _fit(self, X, sample_weight):
+        self._validate_params()
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        X = self._check_X(X, reset=do_init)
+        n_samples = X.shape[0]
+        if n_samples < 2:
+            raise InvalidInputError(
+                f"Found array with {n_samples} sample(s) (shape={X.shape}) while a minimum "
+                "of 2 is required by GaussianMixture."
+            )
+        if n_samples < self.n_components:
+            raise InvalidInputError(
+                f"Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}. Use fewer components."
+            )
+        weights = _check_sample_weight(sample_weight, n_samples, isinstance(X, da.Array))
+        spec = self._init_spec(X.shape[1]) if do_init else None
+        base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        with _connected(self.client) as client:
+            passes = make_passes(
+                X,
+                weights,
+                client=client if isinstance(X, da.Array) or self.client else None,
+                persist=self.persist,
+            )
+            return self._run(X, passes, spec, base_seed, do_init)
+
+    def _run(self, X, passes, spec, base_seed, do_init):
+        started = time.perf_counter()
+        try:
+            if do_init:
+                inits, origin = initialize(passes, spec, base_seed, self.n_init)
+                start_bound = -np.inf
+            else:
+                inits = [self._params()]
+                origin = self._origin()
+                start_bound = self.lower_bound_
+            if self.verbose:
+                print(f"Fitting {len(inits)} initialisation(s) on {passes.n_samples} rows")
+            if self.max_iter == 0:
+                results = [EMResult(p) for p in inits]
+            else:
+                results = run_em(
+                    lambda models: passes.run(models, origin),
+                    inits,
+                    origin,
+                    tol=self.tol,
+                    max_iter=self.max_iter,
+                    reg_covar=self.reg_covar,
+                    lower_bound=start_bound,
+                    on_iteration=self._report if self.verbose >= 2 else None,
+                )
+        finally:
+            passes.close()
+        best = _best(results, self.max_iter)
+        self._set_params(best.params)
+        self.converged_ = best.converged
+        self.n_iter_ = best.n_iter
+        self.lower_bound_ = best.lower_bound if self.max_iter else -np.inf
+        self.lower_bounds_ = list(best.lower_bounds)
+        self.history_ = self.lower_bounds_
+        if self.verbose:
+            print(
+                f"{'Converged' if self.converged_ else 'Did not converge'} after "
+                f"{self.n_iter_} iterations, {time.perf_counter() - started:.3f} s, "
+                f"lower bound {self.lower_bound_:.6f}"
+            )
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self.labels_ = self._estep(X, "labels")
+        return self
+
+    def _report(self, report: IterationReport) -> None:
+        if report.iteration % self.verbose_interval and not report.converged:
+            return
+        for i, bound, change in zip(
+            report.models, report.lower_bounds, report.changes, strict=True
+        ):
+            print(
+                f"  init {i} iteration {report.iteration}: mean log-likelihood {bound:.6f}, "
+                f"change {change:.3e}, {report.seconds:.3f} s"
+            )
+
+    def _init_spec(self, n_features: int) -> InitSpec:
+        k, cov = self.n_components, self.covariance_type
+        return InitSpec(
+            k,
+            cov,
+            self.init_params,
+            float(self.reg_covar),
+            _check_array_init("weights_init", self.weights_init, (k,), simplex=True),
+            _check_array_init("means_init", self.means_init, (k, n_features)),
+            _check_array_init(
+                "precisions_init",
+                self.precisions_init,
+                kernels.get(cov).covariance_shape(k, n_features),
+            ),
+        )
+
+    # ------------------------------------------------------------------ params
+    def _params(self) -> GaussianParams:
+        return GaussianParams(
+            self.covariance_type,
+            self.weights_,
+            self.means_,
+            self.covariances_,
+            self.precisions_cholesky_,
+        )
+
+    def _set_params(self, params: GaussianParams) -> None:
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.covariances_ = params.covariances
+        self.precisions_cholesky_ = params.precisions_chol
+        chol = params.precisions_chol
+        if params.covariance_type == "full":
+            self.precisions_ = chol @ np.swapaxes(chol, 1, 2)
+        elif params.covariance_type == "tied":
+            self.precisions_ = chol @ chol.T
+        else:
+            self.precisions_ = chol**2
+
+    def _origin(self) -> np.ndarray:
+        return self.weights_ @ self.means_
+
+    def _n_parameters(self) -> int:
+        return self._params().n_parameters()
+
+    # ------------------------------------------------------------------ inference
+    def _check_X(self, X, reset: bool):
+        if isinstance(X, da.Array):
+            return _check_dask_X(self, X, reset)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+
+    def _estep(self, X, out: str):
+        model = prepare_em(self._params(), self._origin())
+        origin = self._origin()
+        if isinstance(X, da.Array):
+            X = X.rechunk({1: -1}) if X.numblocks[1] != 1 else X
+            shared = delayed(model, traverse=False)
+            if out in ("labels", "score"):
+                return X.map_blocks(
+                    chunk_weighted_log_prob,
+                    shared,
+                    origin,
+                    out,
+                    drop_axis=1,
+                    dtype=np.int64 if out == "labels" else np.float64,
+                    meta=np.empty((0,), np.int64 if out == "labels" else np.float64),
+                )
+            return X.map_blocks(
+                chunk_weighted_log_prob,
+                shared,
+                origin,
+                out,
+                chunks=(X.chunks[0], (self.n_components,)),
+                dtype=np.float64,
+                meta=np.empty((0, 0), np.float64),
+            )
+        return chunk_weighted_log_prob(X, model, origin, out)
+
+    def _inference(self, X, out: str):
+        check_is_fitted(self)
+        return self._estep(self._check_X(X, reset=False), out)
+
+    def predict(self, X):
+        """Component of each row: the most likely under the fitted model.
+
+        Parameters
+        ----------
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray or dask.array.Array of shape (n_samples,)
+            Lazy for dask input.
+        """
+        return self._inference(X, "labels")
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row.
+
+        Returns
+        -------
+        resp : ndarray or dask.array.Array of shape (n_samples, n_components)
+        """
+        return self._inference(X, "proba")
+
+    def score_samples(self, X):
+        """Log-likelihood of each row under the fitted model.
+
+        Returns
+        -------
+        log_prob : ndarray or dask.array.Array of shape (n_samples,)
+        """
+        return self._inference(X, "score")
+
+    def _weighted_total(self, X, sample_weight):
+        scores = self.score_samples(X)
+        n = scores.shape[0]
+        w = _check_sample_weight(sample_weight, n, isinstance(scores, da.Array))
+        if w is None:
+            total, weight = scores.sum(), n
+        else:
+            total, weight = (scores * w).sum(), w.sum()
+        if isinstance(total, da.Array) or isinstance(weight, da.Array):
+            total, weight = da.compute(total, weight)
+        return float(total), float(weight)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Weighted mean log-likelihood of the rows of ``X``.
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        total, weight = self._weighted_total(X, sample_weight)
+        return total / weight
+
+    def bic(self, X, sample_weight=None):
+        """Bayesian information criterion of the model on ``X`` (lower is better).
+
+        With sample weights the sample size is their sum.
+
+        Returns
+        -------
+        bic : float
+        """
+        total, weight = self._weighted_total(X, sample_weight)
+        return -2.0 * total + self._n_parameters() * math.log(weight)
+
+    def aic(self, X, sample_weight=None):
+        """Akaike information criterion of the model on ``X`` (lower is better).
+
+        Returns
+        -------
+        aic : float
+        """
+        total, _ = self._weighted_total(X, sample_weight)
+        return -2.0 * total + 2 * self._n_parameters()
+
+    def sample(self, n_samples=1):
+        """Draw rows from the fitted model.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each row.
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
+                "least one sample."
+            )
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        kernel = kernels.get(self.covariance_type)
+        X = np.vstack(
+            [
+                kernel.sample(
+                    rng, self.means_[k], kernel.component_covariance(self.covariances_, k), int(c)
+                )
+                for k, c in enumerate(counts)
+            ]
+        )
+        y = np.concatenate([np.full(int(c), k, dtype=np.int64) for k, c in enumerate(counts)])
+        return X, y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _best(results: list[EMResult], max_iter: int) -> EMResult:
+    # scikit-learn's rule: the first restart with the highest final lower bound (the last
+    # one when no iteration ran).
+    if max_iter == 0:
+        return results[-1]
+    best = results[0]
+    for result in results[1:]:
+        if result.lower_bound > best.lower_bound:
+            best = result
+    return best
+
+
+@contextmanager
+def _connected(client):
+    """The client to run on; one made here from an address is closed afterwards."""
+    resolved = resolve_client(client)
+    try:
+        yield resolved
+    finally:
+        if isinstance(client, str) and resolved is not None:
+            resolved.close()
+
+
+def _check_dask_X(estimator, X: da.Array, reset: bool) -> da.Array:
+    if X.ndim != 2:
+        raise InvalidInputError(
+            f"Expected a 2-D array of shape (n_samples, n_features), got {X.ndim}-D with "
+            f"shape {X.shape}. Reshape your data, e.g. X.reshape(-1, 1) for a single feature."
+        )
+    if any(math.isnan(c) for c in X.chunks[0]):
+        raise InvalidInputError(
+            "X has unknown chunk sizes (NaN rows per chunk); call X.compute_chunk_sizes() "
+            "or build it with known chunks."
+        )
+    if X.dtype.kind not in "fiub":
+        raise InvalidInputError(
+            f"X has dtype {X.dtype}; GaussianMixture needs numeric data. Select or encode "
+            "the numeric columns first."
+        )
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float32 if X.dtype == np.float16 else np.float64)
+    if X.shape[1] == 0:
+        raise InvalidInputError(
+            f"Found array with 0 feature(s) (shape={X.shape}); at least 1 is required."
+        )
+    if reset:
+        estimator.n_features_in_ = X.shape[1]
+    elif X.shape[1] != estimator.n_features_in_:
+        raise InvalidInputError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    return X
+
+
+def _check_sample_weight(sample_weight, n_samples: int, lazy: bool):
+    if sample_weight is None:
+        return None
+    if np.ndim(sample_weight) == 0:
+        sample_weight = np.full(n_samples, float(sample_weight))
+    if isinstance(sample_weight, da.Array):
+        w = sample_weight.astype(np.float64)
+        checks = (
+            da.compute(da.isfinite(w).all(), (w < 0).any(), w.sum())
+            if w.shape == (n_samples,)
+            else None
+        )
+    else:
+        w = np.asarray(sample_weight, dtype=np.float64)
+        checks = (np.isfinite(w).all(), (w < 0).any(), w.sum()) if w.shape == (n_samples,) else None
+    if checks is None:
+        raise InvalidInputError(
+            f"sample_weight.shape == {w.shape}, expected ({n_samples},): one weight per row."
+        )
+    finite, negative, total = checks
+    if not finite:
+        raise InvalidInputError("sample_weight contains NaN or infinity; give finite weights.")
+    if negative:
+        raise InvalidInputError("sample_weight contains negative values; weights must be >= 0.")
+    if not total > 0:
+        raise InvalidInputError(
+            "Sample weights must contain at least one non-zero number; all are zero."
+        )
+    return w
+
+
+def _check_array_init(name: str, value, shape: tuple, simplex: bool = False):
+    if value is None:
+        return None
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != tuple(shape):
+        raise InvalidInputError(
+            f"The parameter '{name}' should have the shape of {shape}, but got {arr.shape}."
+        )
+    if not np.isfinite(arr).all():
+        raise InvalidInputError(f"The parameter '{name}' contains NaN or infinity.")
+    if simplex:
+        if (arr < 0).any() or (arr > 1).any():
+            raise InvalidInputError(
+                f"The parameter '{name}' should be in the range [0, 1], but got "
+                f"min value {arr.min():.5f}, max value {arr.max():.5f}"
+            )
+        if not np.allclose(arr.sum(), 1.0, rtol=0, atol=1e-6):
+            raise InvalidInputError(
+                f"The parameter '{name}' should be normalized, but got sum(weights) = "
+                f"{arr.sum():.5f}"
+            )
+    return arr

@@ -1,0 +1,255 @@
+"""Initial parameters for EM: 'kmeans', 'k-means++', 'random', 'random_from_data', or given.
+
+Everything that reads data goes through the engine's passes, so it works on data larger than
+memory. Random choices are keyed by global row indices (never by chunk), so an initialisation
+is the same whatever the chunking and the number of workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import kmeans_plusplus
+
+from . import kernels
+from .em import check_stats, m_step
+from .engine import Passes
+from .errors import EmptyComponentError, InvalidInputError
+from .kernels.chunk import chunk_stats, prepare_kmeans, prepare_random
+from .params import GaussianParams
+
+__all__ = ["INIT_METHODS", "InitSpec", "initialize", "pass_origin", "seeds"]
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+#: Rows drawn uniformly for k-means++ seeding and the in-memory Lloyd iterations.
+SAMPLE_ROWS = 10_000
+#: Lloyd passes over the whole data after k-means has converged on the sample.
+LLOYD_PASSES = 5
+SAMPLE_LLOYD_ITER = 300
+KMEANS_TOL = 1e-4
+
+
+@dataclass(frozen=True, slots=True)
+class InitSpec:
+    """How to start: a method, and any parameters the user gave."""
+
+    n_components: int
+    covariance_type: str
+    method: str = "kmeans"
+    reg_covar: float = 1e-6
+    weights: np.ndarray | None = None
+    means: np.ndarray | None = None
+    precisions: np.ndarray | None = None
+
+    @property
+    def fully_given(self) -> bool:
+        return self.weights is not None and self.means is not None and self.precisions is not None
+
+
+def seeds(base_seed: int, n: int) -> list[int]:
+    """``n`` independent 128-bit integer seeds derived from ``base_seed``."""
+    children = np.random.SeedSequence(base_seed).spawn(n)
+    out = []
+    for child in children:
+        lo, hi = child.generate_state(2, np.uint64)
+        out.append(int(lo) | (int(hi) << 64))
+    return out
+
+
+def _first_rows_mean(passes: Passes) -> np.ndarray:
+    rows = passes.take(np.arange(min(passes.n_samples, 1024)))
+    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)
+        mean = np.nanmean(np.where(np.isfinite(rows), rows, np.nan), axis=0)
+    return np.where(np.isfinite(mean), mean, 0.0)
+
+
+def pass_origin(passes: Passes, spec: InitSpec, sample: np.ndarray | None) -> np.ndarray:
+    """The fixed point every pass shifts the data to: near the data, so nothing cancels."""
+    if spec.means is not None:
+        w = spec.weights if spec.weights is not None else np.full(len(spec.means), 1.0)
+        return np.asarray(w @ spec.means / w.sum(), dtype=np.float64)
+    if sample is not None:
+        return sample.mean(axis=0)
+    return _first_rows_mean(passes)
+
+
+def _sample(passes: Passes, n_components: int, seed: int) -> np.ndarray:
+    n = passes.n_samples
+    size = min(n, max(SAMPLE_ROWS, 50 * n_components))
+    if size == n:
+        rows = np.arange(n)
+    else:
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+    sample = passes.take(rows)
+    bad = int((~np.isfinite(sample).all(axis=1)).sum())
+    if bad:
+        raise InvalidInputError(
+            f"Input X contains NaN or infinity ({bad} of {size} sampled rows). "
+            "Remove or impute those rows before fitting."
+        )
+    return sample
+
+
+def _isotropic(covariance_type: str, n_components: int, n_features: int, var: float):
+    shape = kernels.get(covariance_type).covariance_shape(n_components, n_features)
+    if covariance_type == "full":
+        return np.broadcast_to(np.eye(n_features) * var, shape).copy()
+    if covariance_type == "tied":
+        return np.eye(n_features) * var
+    return np.full(shape, var)
+
+
+def _from_points(spec: InitSpec, points: np.ndarray) -> GaussianParams:
+    # As scikit-learn: responsibilities one-hot on K data points give those points as means,
+    # equal weights and reg_covar·I as covariances.
+    k, d = points.shape
+    return GaussianParams.from_covariances(
+        spec.covariance_type,
+        np.full(k, 1.0 / k),
+        points,
+        _isotropic(spec.covariance_type, k, d, spec.reg_covar),
+    )
+
+
+def _lloyd_step(stats, centers: np.ndarray) -> np.ndarray:
+    # Empty clusters keep their center rather than jump to 0/0.
+    moved = centers.copy()
+    full = stats.nk > 0
+    moved[full] += stats.sx[full] / stats.nk[full, None]
+    return moved
+
+
+def _kmeans_on_sample(sample: np.ndarray, k: int, seed: int, origin, covariance_type) -> tuple:
+    centers, _ = kmeans_plusplus(sample, k, random_state=np.random.RandomState(seed % 2**32))
+    tol = KMEANS_TOL * float(np.mean(np.var(sample, axis=0)))
+    for _ in range(SAMPLE_LLOYD_ITER):
+        model = prepare_kmeans(centers, "spherical", origin)
+        (stats,) = chunk_stats(sample, [model], origin)
+        moved = _lloyd_step(stats, centers)
+        shift = float(((moved - centers) ** 2).sum())
+        centers = moved
+        if shift <= tol:
+            break
+    return centers, tol
+
+
+def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> list[GaussianParams]:
+    runs = [
+        _kmeans_on_sample(sample, spec.n_components, s, origin, spec.covariance_type)
+        for s in restart_seeds
+    ]
+    centers = [c for c, _ in runs]
+    tol = runs[0][1]
+    active = list(range(len(centers)))
+    final: dict[int, object] = {}
+    for pass_no in range(LLOYD_PASSES):
+        models = [prepare_kmeans(centers[i], spec.covariance_type, origin) for i in active]
+        all_stats = passes.run(models, origin)
+        still = []
+        for i, stats in zip(active, all_stats, strict=True):
+            check_stats(stats)
+            moved = _lloyd_step(stats, centers[i])
+            if float(((moved - centers[i]) ** 2).sum()) <= tol or pass_no == LLOYD_PASSES - 1:
+                final[i] = (stats, centers[i])
+            else:
+                still.append(i)
+            centers[i] = moved
+        active = still
+        if not active:
+            break
+    params = []
+    for i in range(len(centers)):
+        stats, shift = final[i]
+        try:
+            params.append(m_step(stats, shift, spec.covariance_type, spec.reg_covar))
+        except EmptyComponentError as err:
+            raise InvalidInputError(
+                f"k-means initialisation left component {err.component} without any row: "
+                "the data may have fewer distinct points than n_components. Use fewer "
+                "components or another init_params."
+            ) from None
+    return params
+
+
+def _random(passes: Passes, spec: InitSpec, origin, restart_seeds) -> list[GaussianParams]:
+    d = passes.n_features
+    models = [prepare_random(spec.n_components, d, spec.covariance_type, s) for s in restart_seeds]
+    shift = np.broadcast_to(origin, (spec.n_components, d))
+    out = []
+    for stats in passes.run(models, origin):
+        check_stats(stats)
+        out.append(m_step(stats, shift, spec.covariance_type, spec.reg_covar))
+    return out
+
+
+def _override(spec: InitSpec, params: GaussianParams | None, n_features: int) -> GaussianParams:
+    weights = spec.weights if spec.weights is not None else params.weights
+    means = spec.means if spec.means is not None else params.means
+    if spec.precisions is not None:
+        return GaussianParams.from_precisions(spec.covariance_type, weights, means, spec.precisions)
+    return GaussianParams(
+        spec.covariance_type, weights, means, params.covariances, params.precisions_chol
+    )
+
+
+def initialize(
+    passes: Passes, spec: InitSpec, base_seed: int, n_init: int
+) -> tuple[list[GaussianParams], np.ndarray]:
+    """Starting parameters for ``n_init`` restarts, and the origin of every later pass.
+
+    Parameters
+    ----------
+    passes : Passes
+        The data.
+    spec : InitSpec
+    base_seed : int
+        Everything random derives from it.
+    n_init : int
+        Number of restarts; their k-means or random passes share the data reads.
+
+    Returns
+    -------
+    inits : list of GaussianParams
+    origin : ndarray of shape (n_features,)
+    """
+    sample_seed, *restart_seeds = seeds(base_seed, n_init + 1)
+    d = passes.n_features
+    if spec.fully_given:
+        origin = pass_origin(passes, spec, None)
+        return [_override(spec, None, d) for _ in range(n_init)], origin
+    sample = (
+        _sample(passes, spec.n_components, sample_seed)
+        if spec.method in ("kmeans", "k-means++")
+        else None
+    )
+    origin = pass_origin(passes, spec, sample)
+    if spec.method == "kmeans":
+        params = _kmeans(passes, spec, sample, origin, restart_seeds)
+    elif spec.method == "k-means++":
+        params = [
+            _from_points(
+                spec,
+                kmeans_plusplus(
+                    sample, spec.n_components, random_state=np.random.RandomState(s % 2**32)
+                )[0],
+            )
+            for s in restart_seeds
+        ]
+    elif spec.method == "random_from_data":
+        params = []
+        for s in restart_seeds:
+            rows = np.random.default_rng(s).choice(passes.n_samples, spec.n_components, False)
+            points = passes.take(rows)
+            if not np.isfinite(points).all():
+                raise InvalidInputError(
+                    "Input X contains NaN or infinity in rows chosen as initial means. "
+                    "Remove or impute those rows before fitting."
+                )
+            params.append(_from_points(spec, points))
+    elif spec.method == "random":
+        params = _random(passes, spec, origin, restart_seeds)
+    else:
+        raise ValueError(f"init_params must be one of {INIT_METHODS}, got {spec.method!r}")
+    return [_override(spec, p, d) for p in params], origin

@@ -1,0 +1,53 @@
+"""Cholesky helpers shared by the 'full' and 'tied' kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+
+def precision_chol(covariance: np.ndarray) -> np.ndarray | None:
+    """Upper-triangular ``U`` with ``U Uᵀ = Σ⁻¹``, or ``None`` if ``Σ`` is not positive definite.
+
+    ``U = L⁻ᵀ`` for the Cholesky factor ``L`` of ``Σ``: the same convention as
+    scikit-learn's ``precisions_cholesky_``, so ``‖(x - μ) U‖²`` is the Mahalanobis distance.
+    """
+    if not np.all(np.isfinite(covariance)):
+        return None
+    try:
+        lower = linalg.cholesky(covariance, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        return None
+    eye = np.eye(covariance.shape[0])
+    return linalg.solve_triangular(lower, eye, lower=True, check_finite=False).T
+
+
+def precision_chol_from_precision(precision: np.ndarray) -> np.ndarray | None:
+    """Upper ``U`` with ``U Uᵀ = Λ``, or ``None`` if ``Λ`` is not positive definite.
+
+    Cholesky of the row- and column-reversed matrix, reversed back (scikit-learn #26415),
+    so no inverse of ``Λ`` is formed.
+    """
+    if not np.all(np.isfinite(precision)):
+        return None
+    try:
+        lower = linalg.cholesky(precision[::-1, ::-1], lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        return None
+    return np.ascontiguousarray(lower[::-1, ::-1])
+
+
+def covariance_from_precision_chol(prec_chol: np.ndarray) -> np.ndarray:
+    """``Σ = (U Uᵀ)⁻¹ = U⁻ᵀ U⁻¹`` from the upper-triangular precision factor ``U``."""
+    eye = np.eye(prec_chol.shape[0])
+    inv = linalg.solve_triangular(prec_chol, eye, lower=False, check_finite=False)
+    return inv.T @ inv
+
+
+def symmetrize_lower(matrices: np.ndarray) -> np.ndarray:
+    """Copy the lower triangle of each trailing ``(D, D)`` matrix onto its upper triangle.
+
+    ``dsyrk`` fills one triangle only; the other holds whatever was accumulated there (zeros).
+    """
+    lower = np.tril(matrices)
+    return lower + np.swapaxes(np.tril(matrices, -1), -1, -2)

@@ -1,0 +1,289 @@
+"""The fused chunk pass: E-step and sufficient statistics of a batch of models, in one read.
+
+A chunk is processed in row blocks of a few thousand rows so that each block's per-component
+projections stay in cache; buffers are allocated once per chunk and reused for every block.
+Each block is shifted to a common origin (and upcast to float64) once, then every model of
+the batch consumes it: restarts and candidate models cost no extra reads of the data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..params import GaussianParams
+from ..stats import Stats
+from . import get
+
+__all__ = [
+    "PassModel",
+    "chunk_stats",
+    "chunk_weighted_log_prob",
+    "prepare_em",
+    "prepare_kmeans",
+    "prepare_random",
+]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+_ASSIGNMENTS = ("soft", "hard", "random")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PassModel:
+    """What one model needs for one pass: how rows are assigned, and what to accumulate."""
+
+    covariance_type: str
+    """Whose sufficient statistics are accumulated."""
+    means_s: np.ndarray
+    """Per-component shift of the moments, relative to the pass origin, ``(K, D)``."""
+    assign: str
+    """'soft' (E-step responsibilities), 'hard' (nearest mean, one-hot: a Lloyd step of
+    k-means) or 'random' (uniform responsibilities keyed by row index and ``seed``)."""
+    density_type: str
+    """Kernel evaluating the log-densities ('spherical' for 'hard')."""
+    const: np.ndarray
+    """Per-component ``log π_k + log det U_k - D/2 log 2π``, shape ``(K,)``."""
+    mats: tuple
+    """Kernel-specific matrices from ``kernels.<type>.prepare``."""
+    seed: int = 0
+    """Key of the row-indexed random stream ('random' only)."""
+
+    @property
+    def n_components(self) -> int:
+        return len(self.means_s)
+
+
+def prepare_em(params: GaussianParams, origin: np.ndarray) -> PassModel:
+    """A 'soft' pass model: the E-step of ``params`` (statistics about its own means)."""
+    kernel = get(params.covariance_type)
+    means_s = params.means - origin
+    const = (
+        np.log(params.weights)
+        + kernel.log_det(params.precisions_chol, params.n_features)
+        - 0.5 * params.n_features * _LOG_2PI
+    )
+    return PassModel(
+        params.covariance_type,
+        means_s,
+        "soft",
+        params.covariance_type,
+        np.broadcast_to(const, params.weights.shape).copy(),
+        kernel.prepare(params.precisions_chol, means_s),
+    )
+
+
+def prepare_kmeans(centers: np.ndarray, covariance_type: str, origin: np.ndarray) -> PassModel:
+    """A 'hard' pass model: assign each row to its nearest center (one Lloyd step)."""
+    means_s = np.asarray(centers, dtype=np.float64) - origin
+    n_components = len(means_s)
+    return PassModel(
+        covariance_type,
+        means_s,
+        "hard",
+        "spherical",
+        np.zeros(n_components),
+        get("spherical").prepare(np.ones(n_components), means_s),
+    )
+
+
+def prepare_random(
+    n_components: int, n_features: int, covariance_type: str, seed: int
+) -> PassModel:
+    """A 'random' pass model: responsibilities drawn uniformly, then normalised per row."""
+    return PassModel(
+        covariance_type,
+        np.zeros((n_components, n_features)),
+        "random",
+        covariance_type,
+        np.zeros(n_components),
+        (),
+        seed,
+    )
+
+
+def _block_rows(models: list[PassModel], n_features: int) -> int:
+    # Keep a block's widest per-row scratch (K·D projections for 'full') near 2 MB.
+    widest = max(
+        max(get(m.density_type).work_width(m.n_components, n_features), m.n_components, n_features)
+        for m in models
+    )
+    return int(min(4096, max(256, (1 << 21) // (8 * widest))))
+
+
+def row_uniforms(seed: int, row0: int, n_rows: int, n_components: int) -> np.ndarray:
+    """Uniform ``[0, 1)`` draws for rows ``row0 .. row0 + n_rows``, ``(n_rows, n_components)``.
+
+    Keyed by the row's global index (Philox counter = row), not by the chunk, so the draws,
+    and a 'random' initialisation, are the same whatever the chunking.
+    """
+    per_row = -(-n_components // 4)  # Philox yields four 64-bit words per counter step
+    bitgen = np.random.Philox(key=seed, counter=[row0 * per_row, 0, 0, 0])
+    return np.random.Generator(bitgen).random((n_rows, 4 * per_row))[:, :n_components]
+
+
+class _Accumulator:
+    """Running statistics of one model over the blocks of one chunk."""
+
+    def __init__(self, model: PassModel, n_features: int, block_rows: int) -> None:
+        k = model.n_components
+        self.model = model
+        self.kernel = get(model.density_type)
+        self.scatter = get(model.covariance_type)
+        width = max(
+            self.kernel.work_width(k, n_features), self.scatter.work_width(k, n_features), 1
+        )
+        self.work = np.empty(block_rows * max(width, n_features))
+        self.logp = np.empty((block_rows, k))
+        self.n_rows = 0
+        self.weight = 0.0
+        self.loglik = 0.0
+        self.n_nonfinite = 0
+        self.nk = np.zeros(k)
+        self.rx = np.zeros((k, n_features))
+        self.acc = self.scatter.new_scatter(k, n_features)
+
+    def add(self, Xs: np.ndarray, weights: np.ndarray | None, row0: int) -> None:
+        model, n = self.model, len(Xs)
+        if model.assign == "random":
+            resp = row_uniforms(model.seed, row0, n, model.n_components)
+            resp /= resp.sum(axis=1, keepdims=True)
+            self.n_nonfinite += int(n - np.isfinite(Xs).all(axis=1).sum())
+        else:
+            resp = self.logp[:n]
+            self.kernel.neg_half_maha(Xs, model.mats, resp, self.work)
+            resp += model.const
+            if model.assign == "hard":
+                best = resp.argmax(axis=1)
+                self.n_nonfinite += int(n - np.isfinite(resp.max(axis=1)).sum())
+                resp[:] = 0.0
+                resp[np.arange(n), best] = 1.0
+            else:
+                lse = _normalize_log_resp(resp)
+                self.n_nonfinite += int(n - np.isfinite(lse).sum())
+                self.loglik += float(lse.sum() if weights is None else weights @ lse)
+        if weights is not None:
+            resp *= weights[:, None]
+            self.weight += float(weights.sum())
+        else:
+            self.weight += n
+        self.n_rows += n
+        self.nk += resp.sum(axis=0)
+        self.rx += resp.T @ Xs
+        self.scatter.add_scatter(Xs, resp, model.means_s, self.acc, self.work)
+
+    def finish(self) -> Stats:
+        m = self.model
+        return Stats(
+            n_rows=self.n_rows,
+            weight=self.weight,
+            loglik=self.loglik,
+            n_nonfinite=self.n_nonfinite,
+            nk=self.nk,
+            sx=self.rx - self.nk[:, None] * m.means_s,
+            sxx=self.scatter.finish_scatter(self.acc, self.nk, self.rx, m.means_s),
+        )
+
+
+def _normalize_log_resp(wlp: np.ndarray) -> np.ndarray:
+    """Weighted log-probabilities to responsibilities, in place; return the rows log-sum-exp."""
+    top = wlp.max(axis=1)
+    with np.errstate(invalid="ignore"):  # rows of NaN/inf data: counted, reported by the caller
+        wlp -= top[:, None]
+        np.exp(wlp, out=wlp)
+        total = wlp.sum(axis=1)
+        wlp /= total[:, None]
+        return top + np.log(total)
+
+
+def chunk_stats(
+    X: np.ndarray,
+    models: list[PassModel],
+    origin: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    row0: int = 0,
+    block_rows: int | None = None,
+) -> list[Stats]:
+    """Sufficient statistics of every model in ``models`` over the rows of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features), float32 or float64
+        One chunk of data. It is never copied whole: each block is shifted and upcast into a
+        reused float64 buffer.
+    models : list of PassModel
+        The batch; all share the block reads.
+    origin : ndarray of shape (n_features,)
+        The pass origin every model's matrices were prepared against.
+    sample_weight : ndarray of shape (n_rows,), optional
+        Non-negative row weights.
+    row0 : int
+        Global index of the chunk's first row (keys the 'random' draws).
+    block_rows : int, optional
+        Rows per block; by default sized so the block's projections stay in cache.
+
+    Returns
+    -------
+    list of Stats
+        One per model, in order.
+    """
+    n_rows, n_features = X.shape
+    block = block_rows or _block_rows(models, n_features)
+    block = max(1, min(block, n_rows))
+    shifted = np.empty((block, n_features))
+    accs = [_Accumulator(m, n_features, block) for m in models]
+    for start in range(0, n_rows, block):
+        stop = min(start + block, n_rows)
+        Xs = np.subtract(X[start:stop], origin, out=shifted[: stop - start])
+        weights = None if sample_weight is None else sample_weight[start:stop]
+        for acc in accs:
+            acc.add(Xs, weights, row0 + start)
+    return [acc.finish() for acc in accs]
+
+
+def chunk_weighted_log_prob(
+    X: np.ndarray, model: PassModel, origin: np.ndarray, out: str
+) -> np.ndarray:
+    """Per-row results of one model's E-step over a chunk, computed block by block.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features)
+    model : PassModel
+        A 'soft' model from :func:`prepare_em`.
+    origin : ndarray of shape (n_features,)
+    out : {'labels', 'proba', 'score', 'log_prob'}
+        Most likely component, responsibilities, ``log p(x)``, or the weighted
+        log-probabilities ``log π_k + log N(x | k)``.
+
+    Returns
+    -------
+    ndarray
+        ``(n_rows,)`` int64 labels or float64 scores, or ``(n_rows, K)`` float64.
+    """
+    n_rows, n_features = X.shape
+    k = model.n_components
+    shape = (n_rows,) if out in ("labels", "score") else (n_rows, k)
+    result = np.empty(shape, dtype=np.int64 if out == "labels" else np.float64)
+    if n_rows == 0:
+        return result
+    block = min(_block_rows([model], n_features), n_rows)
+    kernel = get(model.density_type)
+    work = np.empty(block * max(kernel.work_width(k, n_features), n_features, 1))
+    wlp = np.empty((block, k))
+    shifted = np.empty((block, n_features))
+    for start in range(0, n_rows, block):
+        stop = min(start + block, n_rows)
+        Xs = np.subtract(X[start:stop], origin, out=shifted[: stop - start])
+        w = wlp[: stop - start]
+        kernel.neg_half_maha(Xs, model.mats, w, work)
+        w += model.const
+        if out == "labels":
+            result[start:stop] = w.argmax(axis=1)
+        elif out == "log_prob":
+            result[start:stop] = w
+        else:
+            lse = _normalize_log_resp(w)
+            result[start:stop] = w if out == "proba" else lse
+    return result

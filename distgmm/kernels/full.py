@@ -1,0 +1,122 @@
+"""'full' covariance: each component has its own ``(D, D)`` covariance matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg.blas import dsyrk
+
+from ..errors import SingularCovarianceError
+from ._linalg import (
+    covariance_from_precision_chol,
+    precision_chol,
+    precision_chol_from_precision,
+    symmetrize_lower,
+)
+
+NAME = "full"
+
+
+def covariance_shape(n_components: int, n_features: int) -> tuple[int, ...]:
+    return (n_components, n_features, n_features)
+
+
+def precisions_chol(covariances: np.ndarray) -> np.ndarray:
+    out = np.empty(covariances.shape)
+    for k, cov in enumerate(covariances):
+        chol = precision_chol(cov)
+        if chol is None:
+            raise SingularCovarianceError(k, NAME)
+        out[k] = chol
+    return out
+
+
+def precisions_chol_from_precisions(precisions: np.ndarray) -> np.ndarray:
+    out = np.empty(precisions.shape)
+    for k, prec in enumerate(precisions):
+        chol = precision_chol_from_precision(prec)
+        if chol is None:
+            raise SingularCovarianceError(k, NAME)
+        out[k] = chol
+    return out
+
+
+def covariances_from_precisions_chol(prec_chol: np.ndarray) -> np.ndarray:
+    return np.stack([covariance_from_precision_chol(u) for u in prec_chol])
+
+
+def log_det(prec_chol: np.ndarray, n_features: int) -> np.ndarray:
+    return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+
+
+def prepare(prec_chol: np.ndarray, means_s: np.ndarray) -> tuple[np.ndarray, ...]:
+    n_components, n_features = means_s.shape
+    # All K factors side by side, so one GEMM projects a block on every component at once.
+    stacked = np.ascontiguousarray(
+        prec_chol.transpose(1, 0, 2).reshape(n_features, n_components * n_features)
+    )
+    offsets = np.einsum("kd,kde->ke", means_s, prec_chol).ravel()
+    return stacked, offsets
+
+
+def _rows(work: np.ndarray, n: int, width: int) -> np.ndarray:
+    """A C-contiguous ``(n, width)`` view of the flat scratch buffer."""
+    return work[: n * width].reshape(n, width)
+
+
+def work_width(n_components: int, n_features: int) -> int:
+    """Columns of per-row scratch the E-step needs (the stacked projections)."""
+    return n_components * n_features
+
+
+def neg_half_maha(Xs: np.ndarray, mats: tuple, out: np.ndarray, work: np.ndarray) -> None:
+    stacked, offsets = mats
+    n, n_components = out.shape
+    proj = np.matmul(Xs, stacked, out=_rows(work, n, stacked.shape[1]))
+    proj -= offsets
+    proj3 = proj.reshape(n, n_components, -1)
+    np.einsum("nkd,nkd->nk", proj3, proj3, out=out)
+    out *= -0.5
+
+
+def new_scatter(n_components: int, n_features: int) -> np.ndarray:
+    return np.zeros((n_components, n_features, n_features))
+
+
+def add_scatter(
+    Xs: np.ndarray, resp: np.ndarray, means_s: np.ndarray, acc: np.ndarray, work: np.ndarray
+) -> None:
+    """``acc[k] += Σ_i r_ik (x_i - s_k)(x_i - s_k)ᵀ`` (lower triangle) for one row block."""
+    centred = _rows(work, *Xs.shape)
+    sqrt_resp = np.sqrt(resp)
+    for k in range(len(means_s)):
+        np.subtract(Xs, means_s[k], out=centred)
+        centred *= sqrt_resp[:, k, None]
+        # acc[k].T is Fortran-ordered, so dsyrk accumulates into it in place (no copies).
+        dsyrk(1.0, centred.T, beta=1.0, c=acc[k].T, overwrite_c=1)
+
+
+def finish_scatter(
+    acc: np.ndarray, nk: np.ndarray, rx: np.ndarray, means_s: np.ndarray
+) -> np.ndarray:
+    return symmetrize_lower(acc)
+
+
+def covariances(nk: np.ndarray, d: np.ndarray, sxx: np.ndarray, reg_covar: float) -> np.ndarray:
+    cov = sxx / nk[:, None, None] - d[:, :, None] * d[:, None, :]
+    n_features = d.shape[1]
+    cov[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    return cov
+
+
+def n_covariance_parameters(n_components: int, n_features: int) -> int:
+    return n_components * n_features * (n_features + 1) // 2
+
+
+def sample(
+    rng: np.random.Generator, mean: np.ndarray, covariance: np.ndarray, n: int
+) -> np.ndarray:
+    return rng.multivariate_normal(mean, covariance, n)
+
+
+def component_covariance(covariances: np.ndarray, k: int) -> np.ndarray:
+    return covariances[k]

@@ -1,0 +1,80 @@
+"""'spherical' covariance: each component has a single variance, stored as ``(K,)``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .diag import precisions_chol, precisions_chol_from_precisions
+
+NAME = "spherical"
+
+__all__ = ["precisions_chol", "precisions_chol_from_precisions"]
+
+
+def covariance_shape(n_components: int, n_features: int) -> tuple[int, ...]:
+    return (n_components,)
+
+
+def covariances_from_precisions_chol(prec_chol: np.ndarray) -> np.ndarray:
+    return 1.0 / prec_chol**2
+
+
+def log_det(prec_chol: np.ndarray, n_features: int) -> np.ndarray:
+    return n_features * np.log(prec_chol)
+
+
+def prepare(prec_chol: np.ndarray, means_s: np.ndarray) -> tuple[np.ndarray, ...]:
+    precisions = prec_chol**2
+    return (
+        0.5 * precisions,
+        np.ascontiguousarray(means_s.T * precisions),
+        0.5 * np.einsum("kd,kd->k", means_s, means_s) * precisions,
+    )
+
+
+def work_width(n_components: int, n_features: int) -> int:
+    return 0
+
+
+def neg_half_maha(Xs: np.ndarray, mats: tuple, out: np.ndarray, work: np.ndarray) -> None:
+    half_precisions, scaled_means_t, half_norms = mats
+    np.matmul(Xs, scaled_means_t, out=out)
+    out -= np.einsum("nd,nd->n", Xs, Xs)[:, None] * half_precisions
+    out -= half_norms
+
+
+def new_scatter(n_components: int, n_features: int) -> np.ndarray:
+    return np.zeros(n_components)
+
+
+def add_scatter(
+    Xs: np.ndarray, resp: np.ndarray, means_s: np.ndarray, acc: np.ndarray, work: np.ndarray
+) -> None:
+    acc += resp.T @ np.einsum("nd,nd->n", Xs, Xs)
+
+
+def finish_scatter(
+    acc: np.ndarray, nk: np.ndarray, rx: np.ndarray, means_s: np.ndarray
+) -> np.ndarray:
+    # Σ r ‖x - s‖² = Σ r ‖x‖² - 2 s·Σ r x + nk ‖s‖²
+    return (
+        acc
+        - 2.0 * np.einsum("kd,kd->k", means_s, rx)
+        + nk * np.einsum("kd,kd->k", means_s, means_s)
+    )
+
+
+def covariances(nk: np.ndarray, d: np.ndarray, sxx: np.ndarray, reg_covar: float) -> np.ndarray:
+    return (sxx / nk - np.einsum("kd,kd->k", d, d)) / d.shape[1] + reg_covar
+
+
+def n_covariance_parameters(n_components: int, n_features: int) -> int:
+    return n_components
+
+
+def sample(rng: np.random.Generator, mean: np.ndarray, covariance: float, n: int) -> np.ndarray:
+    return mean + rng.standard_normal(size=(n, len(mean))) * np.sqrt(covariance)
+
+
+def component_covariance(covariances: np.ndarray, k: int) -> np.ndarray:
+    return covariances[k]
