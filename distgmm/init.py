@@ -58,11 +58,13 @@ def seeds(base_seed: int, n: int) -> list[int]:
 
 
 def _first_rows_mean(passes: Passes) -> np.ndarray:
+    # The first rows are the same whatever the chunking; non-finite values are skipped here
+    # and reported by the first pass.
     rows = passes.take(np.arange(min(passes.n_samples, 1024)))
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
-        mean = np.nanmean(np.where(np.isfinite(rows), rows, np.nan), axis=0)
-    return np.where(np.isfinite(mean), mean, 0.0)
+    finite = np.isfinite(rows)
+    counts = finite.sum(axis=0)
+    sums = np.where(finite, rows, 0.0).sum(axis=0)
+    return np.divide(sums, counts, out=np.zeros(passes.n_features), where=counts > 0)
 
 
 def pass_origin(passes: Passes, spec: InitSpec, sample: np.ndarray | None) -> np.ndarray:
