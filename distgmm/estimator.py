@@ -207,7 +207,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}. Use fewer components."
             )
-        weights = _check_sample_weight(sample_weight, n_samples, isinstance(X, da.Array))
+        weights = _check_sample_weight(sample_weight, n_samples)
         spec = self._init_spec(X.shape[1]) if do_init else None
         base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         with _connected(self.client) as client:
@@ -397,7 +397,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
     def _weighted_total(self, X, sample_weight):
         scores = self.score_samples(X)
         n = scores.shape[0]
-        w = _check_sample_weight(sample_weight, n, isinstance(scores, da.Array))
+        w = _check_sample_weight(sample_weight, n)
         if w is None:
             total, weight = scores.sum(), n
         else:
@@ -532,26 +532,22 @@ def _check_dask_X(estimator, X: da.Array, reset: bool) -> da.Array:
     return X
 
 
-def _check_sample_weight(sample_weight, n_samples: int, lazy: bool):
+def _check_sample_weight(sample_weight, n_samples: int):
+    """Validated float64 weights (dask stays dask), or ``None``; one clear error per problem."""
     if sample_weight is None:
         return None
-    if np.ndim(sample_weight) == 0:
-        sample_weight = np.full(n_samples, float(sample_weight))
     if isinstance(sample_weight, da.Array):
         w = sample_weight.astype(np.float64)
-        checks = (
-            da.compute(da.isfinite(w).all(), (w < 0).any(), w.sum())
-            if w.shape == (n_samples,)
-            else None
-        )
     else:
         w = np.asarray(sample_weight, dtype=np.float64)
-        checks = (np.isfinite(w).all(), (w < 0).any(), w.sum()) if w.shape == (n_samples,) else None
-    if checks is None:
+        if w.ndim == 0:
+            w = np.full(n_samples, float(w))
+    if w.shape != (n_samples,):
         raise InvalidInputError(
             f"sample_weight.shape == {w.shape}, expected ({n_samples},): one weight per row."
         )
-    finite, negative, total = checks
+    checks = (np.isfinite(w).all(), (w < 0).any(), w.sum())
+    finite, negative, total = da.compute(*checks) if isinstance(w, da.Array) else checks
     if not finite:
         raise InvalidInputError("sample_weight contains NaN or infinity; give finite weights.")
     if negative:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# scikit-learn runs its array-API estimator check only in scipy's array-API mode, which
+# must be chosen before scipy is first imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import numpy as np
 import pytest
 

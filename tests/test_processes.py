@@ -96,5 +96,8 @@ def test_fit_on_scheduler_and_worker_processes(make_mixture, scheduler_address):
     with Client(scheduler_address) as client:
         labels = GaussianMixture(client=client, **kw).fit(Xd).predict(Xd).compute()
         # the data were persisted on the workers for the fit and released after it
-        assert not client.who_has()
+        deadline = time.monotonic() + 10
+        while any(client.who_has().values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(client.who_has().values())
     np.testing.assert_array_equal(labels, local.predict(X))
