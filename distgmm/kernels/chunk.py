@@ -233,12 +233,15 @@ def chunk_stats(
     block = max(1, min(block, n_rows))
     shifted = np.empty((block, n_features))
     accs = [_Accumulator(m, n_features, block) for m in models]
-    for start in range(0, n_rows, block):
-        stop = min(start + block, n_rows)
-        Xs = np.subtract(X[start:stop], origin, out=shifted[: stop - start])
-        weights = None if sample_weight is None else sample_weight[start:stop]
-        for acc in accs:
-            acc.add(Xs, weights, row0 + start)
+    # Rows holding NaN or inf are counted in Stats.n_nonfinite and reported by the caller;
+    # the inf * 0 they produce on the way must not warn about each block.
+    with np.errstate(invalid="ignore", over="ignore"):
+        for start in range(0, n_rows, block):
+            stop = min(start + block, n_rows)
+            Xs = np.subtract(X[start:stop], origin, out=shifted[: stop - start])
+            weights = None if sample_weight is None else sample_weight[start:stop]
+            for acc in accs:
+                acc.add(Xs, weights, row0 + start)
     return [acc.finish() for acc in accs]
 
 
