@@ -80,7 +80,9 @@ def per_iteration(fit, repeats: int) -> tuple[float, object]:
 def run(case: Case, client, scale: float, repeats: int) -> dict:
     X, init = make_data(case, scale)
     kw = dict(init, n_components=case.k, covariance_type=case.covariance_type, tol=0)
-    rows = max(1, (96 * 2**20) // (X.shape[1] * X.itemsize))
+    # Eight equal chunks, four per worker: a byte-size rule (e.g. 96 MB) would give the
+    # float32 case one chunk and the float64 case two unequal ones, idling a worker.
+    rows = -(-len(X) // 8)
     Xd = client.persist(da.from_array(X, chunks=(rows, -1)))
     wait(Xd)
     sk, sk_model = per_iteration(lambda m: SkGaussianMixture(max_iter=m, **kw).fit(X), repeats)

@@ -29,19 +29,20 @@ def make_mixture():
     return mixture
 
 
+def _cluster(n_workers: int):
+    with local_client(
+        n_workers=n_workers, threads_per_worker=1, memory_limit="2GiB", dashboard_address=":0"
+    ) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def cluster2():
     """A LocalCluster of two single-threaded worker processes."""
-    with local_client(
-        n_workers=2, threads_per_worker=1, memory_limit="2GiB", dashboard_address=":0"
-    ) as client:
-        yield client
+    yield from _cluster(2)
 
 
 @pytest.fixture(scope="session")
 def cluster1():
     """A LocalCluster of one worker process."""
-    with local_client(
-        n_workers=1, threads_per_worker=1, memory_limit="2GiB", dashboard_address=":0"
-    ) as client:
-        yield client
+    yield from _cluster(1)

@@ -20,24 +20,22 @@ def covariance_shape(n_components: int, n_features: int) -> tuple[int, ...]:
     return (n_components, n_features, n_features)
 
 
-def precisions_chol(covariances: np.ndarray) -> np.ndarray:
-    out = np.empty(covariances.shape)
-    for k, cov in enumerate(covariances):
-        chol = precision_chol(cov)
+def _per_component(factor, matrices: np.ndarray) -> np.ndarray:
+    out = np.empty(matrices.shape)
+    for k, matrix in enumerate(matrices):
+        chol = factor(matrix)
         if chol is None:
             raise SingularCovarianceError(k, NAME)
         out[k] = chol
     return out
+
+
+def precisions_chol(covariances: np.ndarray) -> np.ndarray:
+    return _per_component(precision_chol, covariances)
 
 
 def precisions_chol_from_precisions(precisions: np.ndarray) -> np.ndarray:
-    out = np.empty(precisions.shape)
-    for k, prec in enumerate(precisions):
-        chol = precision_chol_from_precision(prec)
-        if chol is None:
-            raise SingularCovarianceError(k, NAME)
-        out[k] = chol
-    return out
+    return _per_component(precision_chol_from_precision, precisions)
 
 
 def covariances_from_precisions_chol(prec_chol: np.ndarray) -> np.ndarray:
