@@ -20,7 +20,7 @@ from . import kernels
 from .cluster import resolve_client
 from .em import EMResult, IterationReport, run_em
 from .engine import make_passes
-from .errors import ConvergenceWarning, InvalidInputError
+from .errors import ConvergenceWarning, DistGMMError, InvalidInputError, SingularCovarianceError
 from .init import INIT_METHODS, InitSpec, initialize
 from .kernels.chunk import chunk_weighted_log_prob, prepare_em
 from .params import GaussianParams
@@ -207,7 +207,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}. Use fewer components."
             )
-        weights = _check_sample_weight(sample_weight, n_samples)
+        weights = _check_sample_weight(sample_weight, n_samples, lazy=isinstance(X, da.Array))
         spec = self._init_spec(X.shape[1]) if do_init else None
         base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         with _connected(self.client) as client:
@@ -289,11 +289,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             float(self.reg_covar),
             _check_array_init("weights_init", self.weights_init, (k,), simplex=True),
             _check_array_init("means_init", self.means_init, (k, n_features)),
-            _check_array_init(
-                "precisions_init",
-                self.precisions_init,
-                kernels.get(cov).covariance_shape(k, n_features),
-            ),
+            _check_precisions_init(self.precisions_init, cov, k, n_features),
         )
 
     # ------------------------------------------------------------------ params
@@ -329,17 +325,22 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
     def _check_X(self, X, reset: bool):
         if isinstance(X, da.Array):
             return _check_dask_X(self, X, reset)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+        try:
+            return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+        except ValueError as err:  # one error type for bad data, numpy or dask
+            raise InvalidInputError(str(err)) from err
 
-    def _estep(self, X, out: str):
+    def _estep(self, X, out: str, check_finite: bool = False):
         model = prepare_em(self._params(), self._origin())
         origin = self._origin()
         if isinstance(X, da.Array):
             X = X.rechunk({1: -1}) if X.numblocks[1] != 1 else X
             shared = delayed(model, traverse=False)
+            # Lazy input was not scanned for NaN/inf; each block checks itself when computed.
+            block_fn = _finite_block_log_prob if check_finite else chunk_weighted_log_prob
             if out in ("labels", "score"):
                 return X.map_blocks(
-                    chunk_weighted_log_prob,
+                    block_fn,
                     shared,
                     origin,
                     out,
@@ -348,7 +349,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                     meta=np.empty((0,), np.int64 if out == "labels" else np.float64),
                 )
             return X.map_blocks(
-                chunk_weighted_log_prob,
+                block_fn,
                 shared,
                 origin,
                 out,
@@ -360,7 +361,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
 
     def _inference(self, X, out: str):
         check_is_fitted(self)
-        return self._estep(self._check_X(X, reset=False), out)
+        return self._estep(self._check_X(X, reset=False), out, check_finite=True)
 
     def predict(self, X):
         """Component of each row: the most likely under the fitted model.
@@ -397,7 +398,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
     def _weighted_total(self, X, sample_weight):
         scores = self.score_samples(X)
         n = scores.shape[0]
-        w = _check_sample_weight(sample_weight, n)
+        w = _check_sample_weight(sample_weight, n, lazy=isinstance(scores, da.Array))
         if w is None:
             total, weight = scores.sum(), n
         else:
@@ -452,10 +453,10 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             Component of each row.
         """
         check_is_fitted(self)
-        if n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
-                "least one sample."
+        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+            raise DistGMMError(
+                f"Invalid value for 'n_samples': {n_samples!r}. It must be an integer >= 1: "
+                "the sampling requires at least one sample."
             )
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_)
@@ -518,6 +519,10 @@ def _check_dask_X(estimator, X: da.Array, reset: bool) -> da.Array:
         )
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float32 if X.dtype == np.float16 else np.float64)
+    if X.shape[0] == 0:
+        raise InvalidInputError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
     if X.shape[1] == 0:
         raise InvalidInputError(
             f"Found array with 0 feature(s) (shape={X.shape}); at least 1 is required."
@@ -532,14 +537,36 @@ def _check_dask_X(estimator, X: da.Array, reset: bool) -> da.Array:
     return X
 
 
-def _check_sample_weight(sample_weight, n_samples: int):
-    """Validated float64 weights (dask stays dask), or ``None``; one clear error per problem."""
+def _finite_block_log_prob(X, model, origin, out: str):
+    """:func:`chunk_weighted_log_prob` of a block, after checking it holds no NaN or inf."""
+    bad = X.shape[0] - int(np.isfinite(X).all(axis=1).sum())
+    if bad:
+        raise InvalidInputError(
+            f"Input X contains NaN or infinity in {bad} of the {X.shape[0]} rows of a chunk. "
+            "Remove or impute those rows first."
+        )
+    return chunk_weighted_log_prob(X, model, origin, out)
+
+
+def _check_sample_weight(sample_weight, n_samples: int, lazy: bool = True):
+    """Validated float64 weights, or ``None``; one clear error per problem.
+
+    Dask weights stay dask when ``lazy`` (the data are dask too), else they are computed: the
+    in-memory passes slice them as numpy.
+    """
     if sample_weight is None:
         return None
-    if isinstance(sample_weight, da.Array):
+    if isinstance(sample_weight, da.Array) and lazy:
         w = sample_weight.astype(np.float64)
     else:
-        w = np.asarray(sample_weight, dtype=np.float64)
+        if isinstance(sample_weight, da.Array):
+            sample_weight = sample_weight.compute()
+        try:
+            w = np.asarray(sample_weight, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise InvalidInputError(
+                f"sample_weight must be an array of numbers, one per row: {err}"
+            ) from err
         if w.ndim == 0:
             w = np.full(n_samples, float(w))
     if w.shape != (n_samples,):
@@ -562,7 +589,12 @@ def _check_sample_weight(sample_weight, n_samples: int):
 def _check_array_init(name: str, value, shape: tuple, simplex: bool = False):
     if value is None:
         return None
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(
+            f"The parameter '{name}' should be an array of numbers of shape {shape}: {err}"
+        ) from err
     if arr.shape != tuple(shape):
         raise InvalidInputError(
             f"The parameter '{name}' should have the shape of {shape}, but got {arr.shape}."
@@ -580,4 +612,31 @@ def _check_array_init(name: str, value, shape: tuple, simplex: bool = False):
                 f"The parameter '{name}' should be normalized, but got sum(weights) = "
                 f"{arr.sum():.5f}"
             )
+    return arr
+
+
+def _check_precisions_init(value, covariance_type: str, n_components: int, n_features: int):
+    """``precisions_init`` as float64, after checking it is symmetric and positive definite."""
+    shape = kernels.get(covariance_type).covariance_shape(n_components, n_features)
+    arr = _check_array_init("precisions_init", value, shape)
+    if arr is None:
+        return None
+    if covariance_type in ("full", "tied") and not np.allclose(arr, np.swapaxes(arr, -1, -2)):
+        raise InvalidInputError(
+            f"The parameter 'precisions_init' should be symmetric ({covariance_type!r} "
+            "precision matrices), but is not. Give inverse covariance matrices."
+        )
+    try:
+        kernels.get(covariance_type).precisions_chol_from_precisions(arr)
+    except SingularCovarianceError as err:
+        which = "the tied precision" if err.component is None else f"component {err.component}"
+        rule = (
+            "every value must be > 0"
+            if covariance_type in ("diag", "spherical")
+            else "every eigenvalue must be > 0"
+        )
+        raise InvalidInputError(
+            f"The parameter 'precisions_init' should be positive definite, but {which} is not "
+            f"({covariance_type!r}: {rule}). Give inverse covariance matrices."
+        ) from err
     return arr

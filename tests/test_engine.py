@@ -213,3 +213,14 @@ def test_scheduler_address_string(make_mixture, cluster2):
     Xd = da.from_array(X, chunks=(500, -1))
     by_address = fit(Xd, client=cluster2.scheduler.address, n_components=2)
     assert_identical(by_address, fit(Xd, client=cluster2, n_components=2))
+
+
+def test_verbose_reports_each_iteration(make_mixture, capsys):
+    X, _ = make_mixture(n=1000, d=2, k=2, seed=12)
+    gm = GaussianMixture(2, random_state=0, verbose=2, verbose_interval=1, tol=1e-4).fit(X)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Fitting 1 initialisation(s) on 1000 rows"
+    progress = [line for line in out if "iteration" in line and "mean log-likelihood" in line]
+    assert len(progress) == gm.n_iter_
+    assert progress[0].startswith("  init 0 iteration 1: mean log-likelihood ")
+    assert out[-1].startswith(f"Converged after {gm.n_iter_} iterations")
