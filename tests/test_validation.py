@@ -331,10 +331,6 @@ def test_constant_data_is_a_singular_covariance(covariance_type):
     assert which in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: kernels/spherical.py reuses diag's precisions_chol, whose error says 'diag'",
-)
 def test_spherical_singular_covariance_names_its_type():
     with pytest.raises(SingularCovarianceError, match="'spherical' covariance"):
         GaussianMixture(1, covariance_type="spherical", reg_covar=0.0).fit(np.ones((50, 3)))

@@ -13,24 +13,21 @@ def covariance_shape(n_components: int, n_features: int) -> tuple[int, ...]:
     return (n_components, n_features)
 
 
-def _first_nonpositive(values: np.ndarray) -> int | None:
+def check_positive(values: np.ndarray, name: str) -> None:
+    """Raise ``SingularCovarianceError`` for the first component with a value <= 0 or NaN."""
     bad = ~(values > 0) | ~np.isfinite(values)
-    if not bad.any():
-        return None
-    return int(np.argwhere(bad.reshape(len(values), -1).any(axis=1))[0, 0])
+    if bad.any():
+        k = int(np.argwhere(bad.reshape(len(values), -1).any(axis=1))[0, 0])
+        raise SingularCovarianceError(k, name)
 
 
 def precisions_chol(covariances: np.ndarray) -> np.ndarray:
-    k = _first_nonpositive(covariances)
-    if k is not None:
-        raise SingularCovarianceError(k, NAME)
+    check_positive(covariances, NAME)
     return 1.0 / np.sqrt(covariances)
 
 
 def precisions_chol_from_precisions(precisions: np.ndarray) -> np.ndarray:
-    k = _first_nonpositive(precisions)
-    if k is not None:
-        raise SingularCovarianceError(k, NAME)
+    check_positive(precisions, NAME)
     return np.sqrt(precisions)
 
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .diag import precisions_chol, precisions_chol_from_precisions
+from .diag import check_positive
 
 NAME = "spherical"
 
-__all__ = ["precisions_chol", "precisions_chol_from_precisions"]
+
+def precisions_chol(covariances: np.ndarray) -> np.ndarray:
+    check_positive(covariances, NAME)
+    return 1.0 / np.sqrt(covariances)
+
+
+def precisions_chol_from_precisions(precisions: np.ndarray) -> np.ndarray:
+    check_positive(precisions, NAME)
+    return np.sqrt(precisions)
 
 
 def covariance_shape(n_components: int, n_features: int) -> tuple[int, ...]:
