@@ -22,7 +22,7 @@ from .em import EMResult, IterationReport, run_em
 from .engine import make_passes
 from .errors import ConvergenceWarning, DistGMMError, InvalidInputError, SingularCovarianceError
 from .init import INIT_METHODS, InitSpec, initialize
-from .kernels.chunk import chunk_weighted_log_prob, prepare_em
+from .kernels.chunk import chunk_weighted_log_prob, prepare_em, representable_origin
 from .params import GaussianParams
 
 __all__ = ["GaussianMixture"]
@@ -227,7 +227,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 start_bound = -np.inf
             else:
                 inits = [self._params()]
-                origin = self._origin()
+                origin = representable_origin(self._origin(), passes.dtype)
                 start_bound = self.lower_bound_
             if self.verbose:
                 print(f"Fitting {len(inits)} initialisation(s) on {passes.n_samples} rows")

@@ -16,7 +16,7 @@ from . import kernels
 from .em import check_stats, m_step
 from .engine import Passes
 from .errors import EmptyComponentError, InvalidInputError
-from .kernels.chunk import chunk_stats, prepare_kmeans, prepare_random
+from .kernels.chunk import chunk_stats, prepare_kmeans, prepare_random, representable_origin
 from .params import GaussianParams
 
 __all__ = ["INIT_METHODS", "InitSpec", "initialize", "pass_origin", "seeds"]
@@ -71,10 +71,12 @@ def pass_origin(passes: Passes, spec: InitSpec, sample: np.ndarray | None) -> np
     """The fixed point every pass shifts the data to: near the data, so nothing cancels."""
     if spec.means is not None:
         w = spec.weights if spec.weights is not None else np.full(len(spec.means), 1.0)
-        return np.asarray(w @ spec.means / w.sum(), dtype=np.float64)
-    if sample is not None:
-        return sample.mean(axis=0)
-    return _first_rows_mean(passes)
+        origin = np.asarray(w @ spec.means / w.sum(), dtype=np.float64)
+    elif sample is not None:
+        origin = sample.mean(axis=0)
+    else:
+        origin = _first_rows_mean(passes)
+    return representable_origin(origin, passes.dtype)
 
 
 def _sample(passes: Passes, n_components: int, seed: int) -> np.ndarray:

@@ -57,10 +57,11 @@ def test_same_model_as_sklearn_float32(make_mixture, covariance_type):
     ours = GaussianMixture(4, **kw).fit(X)
     for name in ("weights_", "means_", "covariances_", "lower_bounds_"):
         assert_rel(getattr(ours, name), getattr(theirs, name), 1e-4)
-    # scikit-learn keeps float32 precision factors (off by ~1e-4 from exact); distgmm
-    # accumulates in float64, so it matches the exact answer for these float32 values.
+    # scikit-learn keeps float32 precision factors (off by ~1e-4 from exact). distgmm projects
+    # float32 blocks in float32 but accumulates the statistics in float64: it stays within
+    # float32's own resolution (6e-8) of the exact answer for these float32 values.
     exact = SkGaussianMixture(4, **kw).fit(X.astype(np.float64))
-    assert_same_model(ours, exact, 1e-8)
+    assert_same_model(ours, exact, 1e-6)
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)

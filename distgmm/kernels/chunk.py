@@ -24,6 +24,7 @@ __all__ = [
     "prepare_em",
     "prepare_kmeans",
     "prepare_random",
+    "representable_origin",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -144,7 +145,10 @@ class _Accumulator:
         self.rx = np.zeros((k, n_features))
         self.acc = self.scatter.new_scatter(k, n_features)
 
-    def add(self, Xs: np.ndarray, weights: np.ndarray | None, row0: int) -> None:
+    def add(
+        self, Xs: np.ndarray, weights: np.ndarray | None, row0: int, X32: np.ndarray | None
+    ) -> None:
+        """Accumulate a block: ``Xs`` shifted in float64, ``X32`` the same in float32 or None."""
         model, n = self.model, len(Xs)
         if model.assign == "random":
             resp = row_uniforms(model.seed, row0, n, model.n_components)
@@ -152,7 +156,8 @@ class _Accumulator:
             self.n_nonfinite += int(n - np.isfinite(Xs).all(axis=1).sum())
         else:
             resp = self.logp[:n]
-            self.kernel.neg_half_maha(Xs, model.mats, resp, self.work)
+            fast = X32 is not None and getattr(self.kernel, "FLOAT32_ESTEP", False)
+            self.kernel.neg_half_maha(X32 if fast else Xs, model.mats, resp, self.work)
             resp += model.const
             if model.assign == "hard":
                 best = resp.argmax(axis=1)
@@ -232,6 +237,8 @@ def chunk_stats(
     block = block_rows or _block_rows(models, n_features)
     block = max(1, min(block, n_rows))
     shifted = np.empty((block, n_features))
+    origin32 = float32_origin(X.dtype, origin)
+    shifted32 = np.empty((block, n_features), np.float32) if origin32 is not None else None
     accs = [_Accumulator(m, n_features, block) for m in models]
     # Rows holding NaN or inf are counted in Stats.n_nonfinite and reported by the caller;
     # the inf * 0 they produce on the way must not warn about each block.
@@ -239,10 +246,32 @@ def chunk_stats(
         for start in range(0, n_rows, block):
             stop = min(start + block, n_rows)
             Xs = np.subtract(X[start:stop], origin, out=shifted[: stop - start])
+            X32 = None
+            if shifted32 is not None:
+                X32 = np.subtract(X[start:stop], origin32, out=shifted32[: stop - start])
             weights = None if sample_weight is None else sample_weight[start:stop]
             for acc in accs:
-                acc.add(Xs, weights, row0 + start)
+                acc.add(Xs, weights, row0 + start, X32)
     return [acc.finish() for acc in accs]
+
+
+def representable_origin(origin: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``origin`` rounded to float32 for float32 data, so their blocks shift exactly."""
+    if dtype == np.float32:
+        return origin.astype(np.float32).astype(np.float64)
+    return np.asarray(origin, dtype=np.float64)
+
+
+def float32_origin(dtype: np.dtype, origin: np.ndarray) -> np.ndarray | None:
+    """The origin as float32 when float32 blocks can be shifted exactly like float64 ones.
+
+    Only then do the float32 and float64 copies of a block describe the same points; the
+    engine rounds the origin of float32 data to float32 so that this holds.
+    """
+    if dtype != np.float32:
+        return None
+    origin32 = origin.astype(np.float32)
+    return origin32 if np.array_equal(origin32, origin) else None
 
 
 def chunk_weighted_log_prob(
