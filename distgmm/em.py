@@ -71,7 +71,7 @@ def check_stats(stats: Stats) -> None:
 
 
 def m_step(
-    stats: Stats, shift: np.ndarray, covariance_type: str, reg_covar: float
+    stats: Stats, shift: np.ndarray, covariance_type: str, reg_covar: float, origin: np.ndarray
 ) -> GaussianParams:
     """Parameters maximising the expected log-likelihood given the statistics.
 
@@ -84,6 +84,8 @@ def m_step(
     covariance_type : str
     reg_covar : float
         Added to the covariances' diagonal.
+    origin : ndarray of shape (n_features,)
+        The pass origin: variances tiny against the moments about it are rounding residue.
 
     Returns
     -------
@@ -101,8 +103,11 @@ def m_step(
         raise EmptyComponentError(int(empty[0]), float(stats.nk[empty[0]]))
     nk = stats.nk + 10 * _EPS  # as scikit-learn, so results agree to the last digits
     d = stats.sx / nk[:, None]
-    covariances = kernels.get(covariance_type).covariances(nk, d, stats.sxx, reg_covar)
-    return GaussianParams.from_covariances(covariance_type, nk / nk.sum(), shift + d, covariances)
+    means = shift + d
+    covariances = kernels.get(covariance_type).covariances(
+        nk, d, stats.sxx, reg_covar, (means - origin) ** 2
+    )
+    return GaussianParams.from_covariances(covariance_type, nk / nk.sum(), means, covariances)
 
 
 def run_em(
@@ -158,7 +163,7 @@ def run_em(
             result = results[i]
             bound = stats.mean_loglik
             result.params = m_step(
-                stats, result.params.means, result.params.covariance_type, reg_covar
+                stats, result.params.means, result.params.covariance_type, reg_covar, origin
             )
             result.lower_bounds.append(bound)
             result.n_iter = iteration

@@ -167,7 +167,7 @@ def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> li
     for i in range(len(centers)):
         stats, shift = final[i]
         try:
-            params.append(m_step(stats, shift, spec.covariance_type, spec.reg_covar))
+            params.append(m_step(stats, shift, spec.covariance_type, spec.reg_covar, origin))
         except EmptyComponentError as err:
             raise InvalidInputError(
                 f"k-means initialisation left component {err.component} without any row: "
@@ -184,7 +184,7 @@ def _random(passes: Passes, spec: InitSpec, origin, restart_seeds) -> list[Gauss
     out = []
     for stats in passes.run(models, origin):
         check_stats(stats)
-        out.append(m_step(stats, shift, spec.covariance_type, spec.reg_covar))
+        out.append(m_step(stats, shift, spec.covariance_type, spec.reg_covar, origin))
     return out
 
 

@@ -200,7 +200,7 @@ def test_empty_component_is_an_error_not_nan():
     )
     (stats,) = chunk_stats(X, [prepare_em(far, np.zeros(4))], np.zeros(4))
     with pytest.raises(EmptyComponentError, match="component 1 became empty"):
-        m_step(stats, far.means, "full", 1e-6)
+        m_step(stats, far.means, "full", 1e-6, np.zeros(4))
 
 
 def test_kernels_do_not_import_dask():

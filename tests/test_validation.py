@@ -336,15 +336,13 @@ def test_spherical_singular_covariance_names_its_type():
         GaussianMixture(1, covariance_type="spherical", reg_covar=0.0).fit(np.ones((50, 3)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: the shifted-moment covariance of a component on identical points is "
-    "rounding residue (~1e-15), not 0, and is accepted as positive (scikit-learn raises here)",
-)
-def test_collapse_from_kmeans_start_is_an_error():
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_collapse_from_kmeans_start_is_an_error(covariance_type, seed):
+    """A component on identical points has variance 0, not the moments' rounding residue."""
     rng = np.random.default_rng(5)
     X = np.vstack([np.zeros((40, 2)), rng.normal(5.0, 1.0, (40, 2))])
-    gm = GaussianMixture(2, covariance_type="spherical", reg_covar=0.0, random_state=0)
+    gm = GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0, random_state=seed)
     with pytest.raises(SingularCovarianceError, match="component"):
         gm.fit(X)
 

@@ -18,8 +18,9 @@ small interface, looked up by name with :func:`get`:
 ``new_scatter(K, D)``, ``add_scatter(Xs, resp, means_s, acc, work)``,
 ``finish_scatter(acc, nk, rx, means_s)``
     Accumulate the second moments about ``means_s`` over row blocks.
-``covariances(nk, d, sxx, reg_covar)``
-    The M-step for the covariances.
+``covariances(nk, d, sxx, reg_covar, spread)``
+    The M-step for the covariances; variances that are rounding residue (a collapsed
+    component) become exactly 0 before ``reg_covar`` is added.
 ``n_covariance_parameters(K, D)``
     Free covariance parameters, for BIC/AIC.
 ``sample(rng, mean, covariance, n)``

@@ -44,6 +44,20 @@ def covariance_from_precision_chol(prec_chol: np.ndarray) -> np.ndarray:
     return inv.T @ inv
 
 
+#: Variances this small relative to the data's second moment about the pass origin are what
+#: the moment arithmetic leaves of an exact zero; the statistics cannot resolve them.
+RESIDUE = 64 * np.finfo(np.float64).eps
+
+
+def is_residue(variances: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """Where a variance is rounding residue: a component collapsed along that feature.
+
+    ``spread`` is the squared distance of the component mean from the pass origin, the
+    scale of the moments whose difference gave the variance.
+    """
+    return variances <= RESIDUE * (np.abs(variances) + spread)
+
+
 def symmetrize_lower(matrices: np.ndarray) -> np.ndarray:
     """Copy the lower triangle of each trailing ``(D, D)`` matrix onto its upper triangle.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SingularCovarianceError
+from ._linalg import is_residue
 
 NAME = "diag"
 
@@ -84,8 +85,11 @@ def finish_scatter(
     return acc - 2.0 * means_s * rx + nk[:, None] * means_s**2
 
 
-def covariances(nk: np.ndarray, d: np.ndarray, sxx: np.ndarray, reg_covar: float) -> np.ndarray:
-    return sxx / nk[:, None] - d**2 + reg_covar
+def covariances(
+    nk: np.ndarray, d: np.ndarray, sxx: np.ndarray, reg_covar: float, spread: np.ndarray
+) -> np.ndarray:
+    cov = sxx / nk[:, None] - d**2
+    return np.where(is_residue(cov, spread), 0.0, cov) + reg_covar
 
 
 def n_covariance_parameters(n_components: int, n_features: int) -> int:

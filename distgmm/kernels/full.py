@@ -8,6 +8,7 @@ from scipy.linalg.blas import dsyrk
 from ..errors import SingularCovarianceError
 from ._linalg import (
     covariance_from_precision_chol,
+    is_residue,
     precision_chol,
     precision_chol_from_precision,
     symmetrize_lower,
@@ -108,10 +109,15 @@ def finish_scatter(
     return symmetrize_lower(acc)
 
 
-def covariances(nk: np.ndarray, d: np.ndarray, sxx: np.ndarray, reg_covar: float) -> np.ndarray:
+def covariances(
+    nk: np.ndarray, d: np.ndarray, sxx: np.ndarray, reg_covar: float, spread: np.ndarray
+) -> np.ndarray:
     cov = sxx / nk[:, None, None] - d[:, :, None] * d[:, None, :]
-    n_features = d.shape[1]
-    cov[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    diagonal = np.arange(d.shape[1])
+    k, j = np.nonzero(is_residue(cov[:, diagonal, diagonal], spread))
+    cov[k, j, :] = 0.0
+    cov[k, :, j] = 0.0
+    cov[:, diagonal, diagonal] += reg_covar
     return cov
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._linalg import is_residue
 from .diag import check_positive
 
 NAME = "spherical"
@@ -72,8 +73,11 @@ def finish_scatter(
     )
 
 
-def covariances(nk: np.ndarray, d: np.ndarray, sxx: np.ndarray, reg_covar: float) -> np.ndarray:
-    return (sxx / nk - np.einsum("kd,kd->k", d, d)) / d.shape[1] + reg_covar
+def covariances(
+    nk: np.ndarray, d: np.ndarray, sxx: np.ndarray, reg_covar: float, spread: np.ndarray
+) -> np.ndarray:
+    cov = (sxx / nk - np.einsum("kd,kd->k", d, d)) / d.shape[1]
+    return np.where(is_residue(cov, spread.mean(axis=1)), 0.0, cov) + reg_covar
 
 
 def n_covariance_parameters(n_components: int, n_features: int) -> int:

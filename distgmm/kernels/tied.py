@@ -8,6 +8,7 @@ from scipy.linalg.blas import dsyrk
 from ..errors import SingularCovarianceError
 from ._linalg import (
     covariance_from_precision_chol,
+    is_residue,
     precision_chol,
     precision_chol_from_precision,
     symmetrize_lower,
@@ -93,8 +94,13 @@ def finish_scatter(
     return symmetrize_lower(acc)
 
 
-def covariances(nk: np.ndarray, d: np.ndarray, sxx: np.ndarray, reg_covar: float) -> np.ndarray:
+def covariances(
+    nk: np.ndarray, d: np.ndarray, sxx: np.ndarray, reg_covar: float, spread: np.ndarray
+) -> np.ndarray:
     cov = (sxx - (nk[:, None] * d).T @ d) / nk.sum()
+    (j,) = np.nonzero(is_residue(np.diagonal(cov), nk @ spread / nk.sum()))
+    cov[j, :] = 0.0
+    cov[:, j] = 0.0
     cov.flat[:: len(cov) + 1] += reg_covar
     return cov
 
