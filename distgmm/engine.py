@@ -243,11 +243,28 @@ def make_passes(
     persist : bool or 'auto'
         For dask input, keep the data in (cluster) memory between passes.
     """
-    if isinstance(X, da.Array) or client is not None:
-        if not isinstance(X, da.Array):
-            rows = max(1, NUMPY_CHUNK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
-            X = da.from_array(X, chunks=(rows, -1))
+    if isinstance(X, da.Array):
         if sample_weight is not None and not isinstance(sample_weight, da.Array):
             sample_weight = da.from_array(np.asarray(sample_weight), chunks=(X.chunks[0],))
         return DaskPasses(X, sample_weight, client=client, persist=persist)
+    if client is not None:
+        # In-memory data go to the workers once, chunk by chunk; the scattered chunks are
+        # then the persisted copy.
+        rows = max(1, NUMPY_CHUNK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
+        bounds = [(s, min(s + rows, len(X))) for s in range(0, len(X), rows)]
+        X = _scattered(client, X, bounds)
+        if sample_weight is not None:
+            sample_weight = _scattered(client, np.asarray(sample_weight), bounds)
+        return DaskPasses(X, sample_weight, client=client, persist=False)
     return InMemoryPasses(X, sample_weight)
+
+
+def _scattered(client, array: np.ndarray, bounds: list[tuple[int, int]]) -> da.Array:
+    """A dask array whose chunks were sent to the workers (never embedded in a graph)."""
+    futures = client.scatter([array[start:stop] for start, stop in bounds])
+    return da.concatenate(
+        [
+            da.from_delayed(future, (stop - start, *array.shape[1:]), dtype=array.dtype)
+            for future, (start, stop) in zip(futures, bounds, strict=True)
+        ]
+    )
