@@ -56,12 +56,3 @@ def is_residue(variances: np.ndarray, spread: np.ndarray) -> np.ndarray:
     scale of the moments whose difference gave the variance.
     """
     return variances <= RESIDUE * (np.abs(variances) + spread)
-
-
-def symmetrize_lower(matrices: np.ndarray) -> np.ndarray:
-    """Copy the lower triangle of each trailing ``(D, D)`` matrix onto its upper triangle.
-
-    ``dsyrk`` fills one triangle only; the other holds whatever was accumulated there (zeros).
-    """
-    lower = np.tril(matrices)
-    return lower + np.swapaxes(np.tril(matrices, -1), -1, -2)

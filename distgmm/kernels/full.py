@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg.blas import dsyrk
 
 from ..errors import SingularCovarianceError
 from ._linalg import (
@@ -11,7 +10,6 @@ from ._linalg import (
     is_residue,
     precision_chol,
     precision_chol_from_precision,
-    symmetrize_lower,
 )
 
 NAME = "full"
@@ -93,20 +91,23 @@ def new_scatter(n_components: int, n_features: int) -> np.ndarray:
 def add_scatter(
     Xs: np.ndarray, resp: np.ndarray, means_s: np.ndarray, acc: np.ndarray, work: np.ndarray
 ) -> None:
-    """``acc[k] += Σ_i r_ik (x_i - s_k)(x_i - s_k)ᵀ`` (lower triangle) for one row block."""
+    """``acc[k] += Σ_i r_ik (x_i - s_k)(x_i - s_k)ᵀ`` for one row block."""
     centred = _rows(work, *Xs.shape)
+    product = np.empty(acc.shape[1:])
     sqrt_resp = np.sqrt(resp)
     for k in range(len(means_s)):
         np.subtract(Xs, means_s[k], out=centred)
         centred *= sqrt_resp[:, k, None]
-        # acc[k].T is Fortran-ordered, so dsyrk accumulates into it in place (no copies).
-        dsyrk(1.0, centred.T, beta=1.0, c=acc[k].T, overwrite_c=1)
+        # np.dot sees Zᵀ·Z and calls BLAS syrk without holding the GIL (scipy's f2py
+        # dsyrk holds it, which serialised the threads of a fit); result is symmetric.
+        np.dot(centred.T, centred, out=product)
+        acc[k] += product
 
 
 def finish_scatter(
     acc: np.ndarray, nk: np.ndarray, rx: np.ndarray, means_s: np.ndarray
 ) -> np.ndarray:
-    return symmetrize_lower(acc)
+    return acc
 
 
 def covariances(

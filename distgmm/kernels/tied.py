@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg.blas import dsyrk
 
 from ..errors import SingularCovarianceError
 from ._linalg import (
@@ -11,7 +10,6 @@ from ._linalg import (
     is_residue,
     precision_chol,
     precision_chol_from_precision,
-    symmetrize_lower,
 )
 
 NAME = "tied"
@@ -74,24 +72,26 @@ def new_scatter(n_components: int, n_features: int) -> np.ndarray:
 def add_scatter(
     Xs: np.ndarray, resp: np.ndarray, means_s: np.ndarray, acc: np.ndarray, work: np.ndarray
 ) -> None:
-    """``acc += Σ_k Σ_i r_ik (x_i - s_k)(x_i - s_k)ᵀ`` (lower triangle) for one row block.
+    """``acc += Σ_k Σ_i r_ik (x_i - s_k)(x_i - s_k)ᵀ`` for one row block.
 
     Pooled over components, but each about its own mean: a single scatter about a common
     origin would lose digits to cancellation when the clusters are far apart.
     """
     n, n_features = Xs.shape
     centred = work[: n * n_features].reshape(n, n_features)
+    product = np.empty(acc.shape)
     sqrt_resp = np.sqrt(resp)
     for k in range(len(means_s)):
         np.subtract(Xs, means_s[k], out=centred)
         centred *= sqrt_resp[:, k, None]
-        dsyrk(1.0, centred.T, beta=1.0, c=acc.T, overwrite_c=1)
+        np.dot(centred.T, centred, out=product)  # BLAS syrk, GIL released (see full.py)
+        acc += product
 
 
 def finish_scatter(
     acc: np.ndarray, nk: np.ndarray, rx: np.ndarray, means_s: np.ndarray
 ) -> np.ndarray:
-    return symmetrize_lower(acc)
+    return acc
 
 
 def covariances(
