@@ -14,10 +14,10 @@ small interface, looked up by name with :func:`get`:
 ``prepare(precisions_chol, means_s)``
     Matrices the E-step needs, with means already shifted to the pass's origin.
 ``neg_half_maha(Xs, mats, out, work)``
-    Writes ``-0.5 * (x - μ_k)ᵀ Σ_k⁻¹ (x - μ_k)`` for a row block into ``out`` (n, K).
+    Writes ``-0.5 * (x - μ_k)ᵀ Σ_k⁻¹ (x - μ_k)`` for a row block into ``out`` (K, n).
 ``new_scatter(K, D)``, ``add_scatter(Xs, resp, means_s, acc, work)``,
 ``finish_scatter(acc, nk, rx, means_s)``
-    Accumulate the second moments about ``means_s`` over row blocks.
+    Accumulate the second moments about ``means_s`` over row blocks; ``resp`` is (K, n).
 ``covariances(nk, d, sxx, reg_covar, spread)``
     The M-step for the covariances; variances that are rounding residue (a collapsed
     component) become exactly 0 before ``reg_covar`` is added.

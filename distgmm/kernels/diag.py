@@ -43,9 +43,9 @@ def log_det(prec_chol: np.ndarray, n_features: int) -> np.ndarray:
 def prepare(prec_chol: np.ndarray, means_s: np.ndarray) -> tuple[np.ndarray, ...]:
     precisions = prec_chol**2
     return (
-        np.ascontiguousarray(precisions.T),
-        np.ascontiguousarray((means_s * precisions).T),
-        0.5 * np.einsum("kd,kd->k", means_s**2, precisions),
+        np.ascontiguousarray(precisions),
+        np.ascontiguousarray(means_s * precisions),
+        0.5 * np.einsum("kd,kd->k", means_s**2, precisions)[:, None],
     )
 
 
@@ -56,12 +56,12 @@ def work_width(n_components: int, n_features: int) -> int:
 def neg_half_maha(Xs: np.ndarray, mats: tuple, out: np.ndarray, work: np.ndarray) -> None:
     # Σ_d (x_d - μ_kd)² λ_kd expanded into GEMMs against λ and μλ; the data are already
     # shifted to the pass origin, so the expansion does not cancel an offset away.
-    precisions_t, scaled_means_t, half_norms = mats
+    precisions, scaled_means, half_norms = mats
     n, n_features = Xs.shape
     squares = np.square(Xs, out=work[: n * n_features].reshape(n, n_features))
-    np.matmul(squares, precisions_t, out=out)
+    np.matmul(precisions, squares.T, out=out)
     out *= -0.5
-    out += Xs @ scaled_means_t
+    out += scaled_means @ Xs.T
     out -= half_norms
 
 
@@ -75,7 +75,7 @@ def add_scatter(
     """``acc += rᵀ x²`` about the pass origin; :func:`finish_scatter` moves it to ``s_k``."""
     n, n_features = Xs.shape
     squares = np.square(Xs, out=work[: n * n_features].reshape(n, n_features))
-    acc += resp.T @ squares
+    acc += resp @ squares
 
 
 def finish_scatter(

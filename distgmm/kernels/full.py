@@ -71,7 +71,7 @@ def work_width(n_components: int, n_features: int) -> int:
 
 
 def neg_half_maha(Xs: np.ndarray, mats: tuple, out: np.ndarray, work: np.ndarray) -> None:
-    n, n_components = out.shape
+    n_components, n = out.shape
     if Xs.dtype == np.float32:
         stacked, offsets = mats[2:]
         work = work.view(np.float32)
@@ -80,7 +80,7 @@ def neg_half_maha(Xs: np.ndarray, mats: tuple, out: np.ndarray, work: np.ndarray
     proj = np.matmul(Xs, stacked, out=_rows(work, n, stacked.shape[1]))
     proj -= offsets
     proj3 = proj.reshape(n, n_components, -1)
-    np.einsum("nkd,nkd->nk", proj3, proj3, out=out)
+    np.einsum("nkd,nkd->kn", proj3, proj3, out=out)
     out *= -0.5
 
 
@@ -97,7 +97,7 @@ def add_scatter(
     sqrt_resp = np.sqrt(resp)
     for k in range(len(means_s)):
         np.subtract(Xs, means_s[k], out=centred)
-        centred *= sqrt_resp[:, k, None]
+        centred *= sqrt_resp[k][:, None]
         # np.dot sees Zᵀ·Z and calls BLAS syrk without holding the GIL (scipy's f2py
         # dsyrk holds it, which serialised the threads of a fit); result is symmetric.
         np.dot(centred.T, centred, out=product)

@@ -35,9 +35,9 @@ def log_det(prec_chol: np.ndarray, n_features: int) -> np.ndarray:
 def prepare(prec_chol: np.ndarray, means_s: np.ndarray) -> tuple[np.ndarray, ...]:
     precisions = prec_chol**2
     return (
-        0.5 * precisions,
-        np.ascontiguousarray(means_s.T * precisions),
-        0.5 * np.einsum("kd,kd->k", means_s, means_s) * precisions,
+        0.5 * precisions[:, None],
+        np.ascontiguousarray(means_s * precisions[:, None]),
+        0.5 * (np.einsum("kd,kd->k", means_s, means_s) * precisions)[:, None],
     )
 
 
@@ -46,9 +46,9 @@ def work_width(n_components: int, n_features: int) -> int:
 
 
 def neg_half_maha(Xs: np.ndarray, mats: tuple, out: np.ndarray, work: np.ndarray) -> None:
-    half_precisions, scaled_means_t, half_norms = mats
-    np.matmul(Xs, scaled_means_t, out=out)
-    out -= np.einsum("nd,nd->n", Xs, Xs)[:, None] * half_precisions
+    half_precisions, scaled_means, half_norms = mats
+    np.matmul(scaled_means, Xs.T, out=out)
+    out -= np.einsum("nd,nd->n", Xs, Xs) * half_precisions
     out -= half_norms
 
 
@@ -59,7 +59,7 @@ def new_scatter(n_components: int, n_features: int) -> np.ndarray:
 def add_scatter(
     Xs: np.ndarray, resp: np.ndarray, means_s: np.ndarray, acc: np.ndarray, work: np.ndarray
 ) -> None:
-    acc += resp.T @ np.einsum("nd,nd->n", Xs, Xs)
+    acc += resp @ np.einsum("nd,nd->n", Xs, Xs)
 
 
 def finish_scatter(

@@ -45,8 +45,8 @@ def prepare(prec_chol: np.ndarray, means_s: np.ndarray) -> tuple[np.ndarray, ...
     projected_means = means_s @ prec_chol
     return (
         np.ascontiguousarray(prec_chol),
-        np.ascontiguousarray(projected_means.T),
-        0.5 * np.einsum("kd,kd->k", projected_means, projected_means),
+        np.ascontiguousarray(projected_means),
+        0.5 * np.einsum("kd,kd->k", projected_means, projected_means)[:, None],
     )
 
 
@@ -57,12 +57,12 @@ def work_width(n_components: int, n_features: int) -> int:
 def neg_half_maha(Xs: np.ndarray, mats: tuple, out: np.ndarray, work: np.ndarray) -> None:
     # -½‖y - m_k‖² = y·m_k - ½‖y‖² - ½‖m_k‖² with y = x U: two GEMMs instead of K
     # subtractions of the whole block.
-    prec_chol, projected_means_t, half_norms = mats
+    prec_chol, projected_means, half_norms = mats
     n = len(Xs)
     proj = np.matmul(Xs, prec_chol, out=work[: n * Xs.shape[1]].reshape(n, -1))
-    np.matmul(proj, projected_means_t, out=out)
+    np.matmul(projected_means, proj.T, out=out)
     out -= half_norms
-    out -= 0.5 * np.einsum("nd,nd->n", proj, proj)[:, None]
+    out -= 0.5 * np.einsum("nd,nd->n", proj, proj)
 
 
 def new_scatter(n_components: int, n_features: int) -> np.ndarray:
@@ -83,7 +83,7 @@ def add_scatter(
     sqrt_resp = np.sqrt(resp)
     for k in range(len(means_s)):
         np.subtract(Xs, means_s[k], out=centred)
-        centred *= sqrt_resp[:, k, None]
+        centred *= sqrt_resp[k][:, None]
         np.dot(centred.T, centred, out=product)  # BLAS syrk, GIL released (see full.py)
         acc += product
 
