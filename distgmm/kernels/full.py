@@ -80,8 +80,10 @@ def neg_half_maha(Xs: np.ndarray, mats: tuple, out: np.ndarray, work: np.ndarray
     proj = np.matmul(Xs, stacked, out=_rows(work, n, stacked.shape[1]))
     proj -= offsets
     proj3 = proj.reshape(n, n_components, -1)
-    np.einsum("nkd,nkd->kn", proj3, proj3, out=out)
-    out *= -0.5
+    # einsum is fastest into a contiguous (n, K) array of the projections' own dtype; the
+    # transposing, upcasting copy is cheap next to it.
+    squares = np.einsum("nkd,nkd->nk", proj3, proj3)
+    np.multiply(squares.T, -0.5, out=out)
 
 
 def new_scatter(n_components: int, n_features: int) -> np.ndarray:
