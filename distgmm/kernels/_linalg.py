@@ -56,3 +56,21 @@ def is_residue(variances: np.ndarray, spread: np.ndarray) -> np.ndarray:
     scale of the moments whose difference gave the variance.
     """
     return variances <= RESIDUE * (np.abs(variances) + spread)
+
+
+def component_scatters(Xs: np.ndarray, resp: np.ndarray, means_s: np.ndarray, work: np.ndarray):
+    """Yield ``(k, Σ_i r_ik (x_i - s_k)(x_i - s_k)ᵀ)`` for each component, over one block.
+
+    The yielded matrix is a buffer reused for the next component: add it up, don't keep it.
+    """
+    n, n_features = Xs.shape
+    centred = work[: n * n_features].reshape(n, n_features)
+    product = np.empty((n_features, n_features))
+    sqrt_resp = np.sqrt(resp)
+    for k, mean in enumerate(means_s):
+        np.subtract(Xs, mean, out=centred)
+        centred *= sqrt_resp[k][:, None]
+        # np.dot sees Zᵀ·Z and calls BLAS syrk without holding the GIL (scipy's f2py
+        # dsyrk holds it, which serialised the threads of a fit); the result is symmetric.
+        np.dot(centred.T, centred, out=product)
+        yield k, product

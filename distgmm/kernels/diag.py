@@ -22,14 +22,20 @@ def check_positive(values: np.ndarray, name: str) -> None:
         raise SingularCovarianceError(k, name)
 
 
-def precisions_chol(covariances: np.ndarray) -> np.ndarray:
-    check_positive(covariances, NAME)
+def factor_from_variances(covariances: np.ndarray, name: str = NAME) -> np.ndarray:
+    """``1/sqrt(variance)``: the precision Cholesky factor of diagonal or spherical variances."""
+    check_positive(covariances, name)
     return 1.0 / np.sqrt(covariances)
 
 
-def precisions_chol_from_precisions(precisions: np.ndarray) -> np.ndarray:
-    check_positive(precisions, NAME)
+def factor_from_precisions(precisions: np.ndarray, name: str = NAME) -> np.ndarray:
+    """``sqrt(precision)``: the precision Cholesky factor of diagonal or spherical precisions."""
+    check_positive(precisions, name)
     return np.sqrt(precisions)
+
+
+precisions_chol = factor_from_variances
+precisions_chol_from_precisions = factor_from_precisions
 
 
 def covariances_from_precisions_chol(prec_chol: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import SingularCovarianceError
 from ._linalg import (
+    component_scatters,
     covariance_from_precision_chol,
     is_residue,
     precision_chol,
@@ -94,16 +95,8 @@ def add_scatter(
     Xs: np.ndarray, resp: np.ndarray, means_s: np.ndarray, acc: np.ndarray, work: np.ndarray
 ) -> None:
     """``acc[k] += Σ_i r_ik (x_i - s_k)(x_i - s_k)ᵀ`` for one row block."""
-    centred = _rows(work, *Xs.shape)
-    product = np.empty(acc.shape[1:])
-    sqrt_resp = np.sqrt(resp)
-    for k in range(len(means_s)):
-        np.subtract(Xs, means_s[k], out=centred)
-        centred *= sqrt_resp[k][:, None]
-        # np.dot sees Zᵀ·Z and calls BLAS syrk without holding the GIL (scipy's f2py
-        # dsyrk holds it, which serialised the threads of a fit); result is symmetric.
-        np.dot(centred.T, centred, out=product)
-        acc[k] += product
+    for k, scatter in component_scatters(Xs, resp, means_s, work):
+        acc[k] += scatter
 
 
 def finish_scatter(

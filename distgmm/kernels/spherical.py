@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ._linalg import is_residue
-from .diag import check_positive
+from .diag import factor_from_precisions, factor_from_variances
 
 NAME = "spherical"
 
-
-def precisions_chol(covariances: np.ndarray) -> np.ndarray:
-    check_positive(covariances, NAME)
-    return 1.0 / np.sqrt(covariances)
-
-
-def precisions_chol_from_precisions(precisions: np.ndarray) -> np.ndarray:
-    check_positive(precisions, NAME)
-    return np.sqrt(precisions)
+precisions_chol = partial(factor_from_variances, name=NAME)
+precisions_chol_from_precisions = partial(factor_from_precisions, name=NAME)
 
 
 def covariance_shape(n_components: int, n_features: int) -> tuple[int, ...]:

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import SingularCovarianceError
 from ._linalg import (
+    component_scatters,
     covariance_from_precision_chol,
     is_residue,
     precision_chol,
@@ -77,15 +78,8 @@ def add_scatter(
     Pooled over components, but each about its own mean: a single scatter about a common
     origin would lose digits to cancellation when the clusters are far apart.
     """
-    n, n_features = Xs.shape
-    centred = work[: n * n_features].reshape(n, n_features)
-    product = np.empty(acc.shape)
-    sqrt_resp = np.sqrt(resp)
-    for k in range(len(means_s)):
-        np.subtract(Xs, means_s[k], out=centred)
-        centred *= sqrt_resp[k][:, None]
-        np.dot(centred.T, centred, out=product)  # BLAS syrk, GIL released (see full.py)
-        acc += product
+    for _, scatter in component_scatters(Xs, resp, means_s, work):
+        acc += scatter
 
 
 def finish_scatter(
