@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import tempfile
 import time
@@ -27,7 +28,12 @@ def _demo(args: argparse.Namespace) -> int:
         da.from_array(data, chunks=(max(1, n // 8), d)).to_zarr(path)
         print(f"wrote {n} x {d} rows from a {k}-component mixture to {path}", file=sys.stderr)
         with local_client(n_workers=args.workers, threads_per_worker=1) as client:
-            print(f"local cluster: {client.dashboard_link}", file=sys.stderr)
+            dashboard = (
+                client.dashboard_link
+                if importlib.util.find_spec("bokeh")
+                else "no dashboard (pip install 'bokeh>=3.1' for one)"
+            )
+            print(f"local cluster: {dashboard}", file=sys.stderr)
             X = da.from_zarr(path)
             start = time.perf_counter()
             gm = GaussianMixture(

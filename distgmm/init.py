@@ -125,7 +125,7 @@ def _lloyd_step(stats, centers: np.ndarray) -> np.ndarray:
     return moved
 
 
-def _kmeans_on_sample(sample: np.ndarray, k: int, seed: int, origin, covariance_type) -> tuple:
+def _kmeans_on_sample(sample: np.ndarray, k: int, seed: int, origin: np.ndarray) -> tuple:
     centers, _ = kmeans_plusplus(sample, k, random_state=np.random.RandomState(seed % 2**32))
     tol = KMEANS_TOL * float(np.mean(np.var(sample, axis=0)))
     for _ in range(SAMPLE_LLOYD_ITER):
@@ -140,10 +140,7 @@ def _kmeans_on_sample(sample: np.ndarray, k: int, seed: int, origin, covariance_
 
 
 def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> list[GaussianParams]:
-    runs = [
-        _kmeans_on_sample(sample, spec.n_components, s, origin, spec.covariance_type)
-        for s in restart_seeds
-    ]
+    runs = [_kmeans_on_sample(sample, spec.n_components, s, origin) for s in restart_seeds]
     centers = [c for c, _ in runs]
     tol = runs[0][1]
     active = list(range(len(centers)))
