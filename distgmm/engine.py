@@ -224,7 +224,7 @@ def _memory_budget(client) -> float:
         limits = [w.get("memory_limit") or 0 for w in workers.values()]
         if limits and all(limits):
             return float(sum(limits))
-    import psutil  # a dependency of distributed
+    import psutil
 
     return float(psutil.virtual_memory().available)
 
