@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import dask
 import dask.array as da
 import numpy as np
+import psutil
 from dask import delayed
 from threadpoolctl import threadpool_limits
 
@@ -224,8 +225,6 @@ def _memory_budget(client) -> float:
         limits = [w.get("memory_limit") or 0 for w in workers.values()]
         if limits and all(limits):
             return float(sum(limits))
-    import psutil
-
     return float(psutil.virtual_memory().available)
 
 
