@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from distgmm import GaussianMixture
+from distgmm import GaussianMixture, SingularCovarianceError
 
 TYPES = ("full", "tied", "diag", "spherical")
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -109,3 +109,40 @@ def test_dask_sample_weights_match_numpy(make_mixture):
     )
     np.testing.assert_allclose(lazy.means_, ours.means_, rtol=1e-10)
     np.testing.assert_allclose(lazy.covariances_, ours.covariances_, rtol=1e-10)
+
+
+def _far_clusters_with_tiny_variance():
+    rng = np.random.default_rng(0)
+    scale = np.array([1.0, 1e-4])
+    parts = [c + rng.standard_normal((2000, 2)) * scale for c in ([-1e4] * 2, [1e4] * 2)]
+    return np.vstack(parts), parts
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_tiny_variance_far_from_the_origin_is_kept(covariance_type):
+    """A genuine variance of 1e-8 in clusters 1e4 from the pass origin is not residue: the
+    full and tied scatters are taken about each component's mean, so they resolve it."""
+    X, parts = _far_clusters_with_tiny_variance()
+    gm = GaussianMixture(
+        2, covariance_type=covariance_type, reg_covar=0.0, means_init=[[-1e4] * 2, [1e4] * 2]
+    ).fit(X)
+    exact = [np.cov(p.T, bias=True) for p in parts]
+    want = np.stack(exact) if covariance_type == "full" else (exact[0] + exact[1]) / 2
+    np.testing.assert_allclose(gm.covariances_, want, rtol=1e-6)
+    assert gm.covariances_[..., 1, 1].min() < 2e-8
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_variance_below_the_moments_resolution_is_an_error(covariance_type):
+    """diag/spherical moments are taken about the pass origin: a variance 1e-16 of the
+    squared offset is below what they resolve, so the fit says so instead of guessing."""
+    X, _ = _far_clusters_with_tiny_variance()
+    gm = GaussianMixture(
+        2, covariance_type=covariance_type, reg_covar=0.0, means_init=[[-1e4] * 2, [1e4] * 2]
+    )
+    if covariance_type == "diag":
+        with pytest.raises(SingularCovarianceError, match="reg_covar"):
+            gm.fit(X)
+    else:  # the spherical variance averages in the unit-variance feature: resolvable
+        gm.fit(X)
+        np.testing.assert_allclose(gm.covariances_, 0.5, rtol=0.05)

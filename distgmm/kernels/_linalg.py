@@ -52,8 +52,9 @@ RESIDUE = 64 * np.finfo(np.float64).eps
 def is_residue(variances: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """Where a variance is rounding residue: a component collapsed along that feature.
 
-    ``spread`` is the squared distance of the component mean from the pass origin, the
-    scale of the moments whose difference gave the variance.
+    ``spread`` holds per-feature squared offsets, the scale of the moments whose difference
+    gave the variance: from the pass origin for moments taken about it ('diag',
+    'spherical'), from the previous mean for a scatter taken about that ('full', 'tied').
     """
     return variances <= RESIDUE * (np.abs(variances) + spread)
 

@@ -110,7 +110,9 @@ def covariances(
 ) -> np.ndarray:
     cov = sxx / nk[:, None, None] - d[:, :, None] * d[:, None, :]
     diagonal = np.arange(d.shape[1])
-    k, j = np.nonzero(is_residue(cov[:, diagonal, diagonal], spread))
+    # The scatter was taken about the previous means: its rounding scales with d², not with
+    # the distance from the pass origin.
+    k, j = np.nonzero(is_residue(cov[:, diagonal, diagonal], d**2))
     cov[k, j, :] = 0.0
     cov[k, :, j] = 0.0
     cov[:, diagonal, diagonal] += reg_covar

@@ -92,7 +92,8 @@ def covariances(
     nk: np.ndarray, d: np.ndarray, sxx: np.ndarray, reg_covar: float, spread: np.ndarray
 ) -> np.ndarray:
     cov = (sxx - (nk[:, None] * d).T @ d) / nk.sum()
-    (j,) = np.nonzero(is_residue(np.diagonal(cov), nk @ spread / nk.sum()))
+    # Scatter about the previous means (see full.py): rounding scales with d².
+    (j,) = np.nonzero(is_residue(np.diagonal(cov), nk @ d**2 / nk.sum()))
     cov[j, :] = 0.0
     cov[:, j] = 0.0
     cov.flat[:: len(cov) + 1] += reg_covar
