@@ -69,16 +69,19 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         Seeds the initialisation and :meth:`sample`. A fixed int gives bit-identical fits
         whatever the number of workers.
     warm_start : bool, default=False
-        Start ``fit`` from the last solution (``n_init`` is then ignored).
+        Start ``fit`` from the last solution (``n_init`` is then ignored). A fit with another
+        ``n_components`` or ``covariance_type`` starts afresh; other features are an error.
     verbose : int, default=0
         1 prints the start and end of the fit, 2 also every ``verbose_interval`` iterations
         (iteration, mean log-likelihood, change, seconds).
     verbose_interval : int, default=10
         Iterations between two progress lines.
     client : None, str or distributed.Client, default=None
-        Where to run. ``None``: the active ``distributed`` client if there is one, else this
-        process (numpy input runs on a thread pool without any scheduler; dask input on
-        dask's default scheduler). A string connects to that scheduler address.
+        Where to run. ``None``: numpy input runs in this process on a thread pool, with no
+        scheduler (it is already in memory); dask input runs on the active ``distributed``
+        client if there is one, else on dask's default scheduler. A client, or a scheduler
+        address to connect to, runs every input on that cluster (numpy input is scattered
+        to the workers chunk by chunk).
     persist : bool or 'auto', default='auto'
         For dask input, whether to keep the data in (cluster) memory between passes.
         'auto' persists when the data take at most half of the memory available (the
@@ -194,8 +197,22 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight):
         self._validate_params()
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        X = self._check_X(X, reset=do_init)
+        # A fit that fails leaves the estimator as it was (validation resets these first).
+        saved = {k: v for k, v in vars(self).items() if k in _INPUT_ATTRIBUTES}
+        try:
+            return self._fit_checked(X, sample_weight)
+        except BaseException:
+            for name in _INPUT_ATTRIBUTES:
+                if name in saved:
+                    setattr(self, name, saved[name])
+                elif hasattr(self, name):
+                    delattr(self, name)
+            raise
+
+    def _fit_checked(self, X, sample_weight):
+        warm = self.warm_start and hasattr(self, "converged_")
+        X = self._check_X(X, reset=not warm)  # a warm start keeps the feature count
+        do_init = not (warm and self._fitted_like(X.shape[1]))
         n_samples = X.shape[0]
         if n_samples < 2:
             raise InvalidInputError(
@@ -269,6 +286,15 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         self.labels_ = self._estep(X, "labels")
         return self
 
+    def _fitted_like(self, n_features: int) -> bool:
+        """Whether the current solution can start a fit of this shape (a warm start)."""
+        if not hasattr(self, "converged_"):
+            return False
+        shape = kernels.get(self.covariance_type).covariance_shape(self.n_components, n_features)
+        return self.means_.shape == (self.n_components, n_features) and (
+            self.covariances_.shape == shape
+        )
+
     def _report(self, report: IterationReport) -> None:
         if report.iteration % self.verbose_interval and not report.converged:
             return
@@ -331,8 +357,8 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             raise InvalidInputError(str(err)) from err
 
     def _estep(self, X, out: str, check_finite: bool = False):
-        model = prepare_em(self._params(), self._origin())
         origin = self._origin()
+        model = prepare_em(self._params(), origin)
         if isinstance(X, da.Array):
             X = X.rechunk({1: -1}) if X.numblocks[1] != 1 else X
             shared = delayed(model, traverse=False)
@@ -476,6 +502,10 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+#: What validating X sets on the estimator before any fitting happens.
+_INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 
 
 def _best(results: list[EMResult], max_iter: int) -> EMResult:

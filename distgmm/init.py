@@ -208,7 +208,8 @@ def initialize(
     base_seed : int
         Everything random derives from it.
     n_init : int
-        Number of restarts; their k-means or random passes share the data reads.
+        Number of restarts; their k-means or random passes share the data reads. With every
+        parameter given there is one start, whatever ``n_init``.
 
     Returns
     -------
@@ -217,9 +218,8 @@ def initialize(
     """
     sample_seed, *restart_seeds = seeds(base_seed, n_init + 1)
     d = passes.n_features
-    if spec.fully_given:
-        origin = pass_origin(passes, spec, None)
-        return [_override(spec, None, d) for _ in range(n_init)], origin
+    if spec.fully_given:  # every restart would be the same fit: run it once
+        return [_override(spec, None, d)], pass_origin(passes, spec, None)
     sample = (
         _sample(passes, spec.n_components, sample_seed)
         if spec.method in ("kmeans", "k-means++")

@@ -381,3 +381,21 @@ def test_sample_accepts_numpy_integers(fitted):
     X, y = fitted.sample(np.int64(5))
     assert X.shape == (5, 3)
     assert y.shape == (5,)
+
+
+def test_failed_fit_leaves_the_fitted_model_usable(X):
+    gm = GaussianMixture(2, random_state=0).fit(X[:, :2])
+    with pytest.raises(ValueError, match="n_samples >= n_components"):
+        gm.set_params(n_components=50).fit(X[:10])
+    gm.set_params(n_components=2)
+    assert gm.n_features_in_ == 2
+    assert gm.predict(X[:, :2]).shape == (len(X),)
+
+
+@pytest.mark.parametrize("change", [{"n_components": 3}, {"covariance_type": "diag"}])
+def test_warm_start_with_another_shape_starts_afresh(X, change):
+    gm = GaussianMixture(2, warm_start=True, random_state=0).fit(X)
+    gm.set_params(**change).fit(X)
+    fresh = GaussianMixture(**{**gm.get_params(), "warm_start": False}).fit(X)
+    np.testing.assert_array_equal(gm.means_, fresh.means_)
+    assert gm.covariances_.shape == fresh.covariances_.shape
