@@ -12,9 +12,10 @@ import functools
 import logging
 import operator
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import Any, Protocol
 
 import dask
@@ -53,6 +54,39 @@ class Passes(Protocol):
 
     def close(self) -> None:
         """Release what the passes hold (persisted chunks, BLAS limits)."""
+
+
+class _SharedBlasLimit:
+    """BLAS at one thread while any pass of this process runs, restored after the last.
+
+    BLAS libraries keep one process-wide thread count, so fits running at the same time
+    (threads, a threaded grid search) share one reference-counted limit: none of them
+    restores the setting while another still relies on it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._limit = None
+
+    @contextmanager
+    def __call__(self):
+        with self._lock:
+            if self._users == 0:
+                self._limit = threadpool_limits(1, user_api="blas")
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._limit.restore_original_limits()
+                    self._limit = None
+
+
+#: Two single-threaded BLAS calls on two chunks beat one two-threaded call (measured).
+single_threaded_blas = _SharedBlasLimit()
 
 
 def tree_reduce(parts: list, combine: Callable) -> Any:
@@ -100,8 +134,7 @@ class InMemoryPasses:
         self.bounds = [(s, min(s + rows, self.n_samples)) for s in range(0, self.n_samples, rows)]
         self.n_threads = max(1, min(n_threads or os.cpu_count() or 1, len(self.bounds)))
         self._stack = ExitStack()
-        # Two single-threaded BLAS calls on two chunks beat one two-threaded call.
-        self._stack.enter_context(threadpool_limits(1, user_api="blas"))
+        self._stack.enter_context(single_threaded_blas())
         self._pool = (
             self._stack.enter_context(ThreadPoolExecutor(self.n_threads))
             if self.n_threads > 1
@@ -167,7 +200,7 @@ class DaskPasses:
         self._row0 = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).tolist()
         self._stack = ExitStack()
         if client is None:  # local threads: keep BLAS single-threaded per task
-            self._stack.enter_context(threadpool_limits(1, user_api="blas"))
+            self._stack.enter_context(single_threaded_blas())
         logger.info(
             "data %s %s in %d chunks, %s",
             X.shape,

@@ -228,3 +228,21 @@ def test_verbose_reports_each_iteration(make_mixture, capsys):
     assert len(progress) == gm.n_iter_
     assert progress[0].startswith("  init 0 iteration 1: mean log-likelihood ")
     assert out[-1].startswith(f"Converged after {gm.n_iter_} iterations")
+
+
+def test_concurrent_fits_share_the_blas_limit(make_mixture):
+    """Overlapping fits (threads, a threaded grid search) run with single-threaded BLAS, and
+    the process gets its own setting back when the last one ends, not before."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    X, _ = make_mixture(n=1000, d=2, k=2, seed=13)
+    with threadpool_limits(2, user_api="blas"):
+        first, second = InMemoryPasses(X), InMemoryPasses(X)
+        assert blas_threads() == {1}
+        first.close()
+        assert blas_threads() == {1}  # the second fit still runs
+        second.close()
+        assert blas_threads() == {2}
