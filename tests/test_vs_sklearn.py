@@ -130,3 +130,18 @@ def test_max_iter_zero_keeps_the_start(make_mixture):
     assert not ours.converged_
     assert ours.n_iter_ == 0
     assert ours.lower_bound_ == -np.inf
+
+
+def test_float32_on_ill_conditioned_covariances_uses_the_float64_estep():
+    """Condition number 1e8: float32 projections would drift; the fit equals the float64
+    one on the same values."""
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    cov = (q * np.logspace(4, -4, 4)) @ q.T
+    X = np.vstack([rng.multivariate_normal(m, cov, 3000) for m in ([0] * 4, [300] * 4)])
+    X32 = X.astype(np.float32)
+    kw = dict(n_components=2, random_state=0, max_iter=10, tol=0, reg_covar=0.0)
+    ours = GaussianMixture(**kw).fit(X32)
+    exact = GaussianMixture(**kw).fit(X32.astype(np.float64))
+    np.testing.assert_allclose(ours.lower_bounds_, exact.lower_bounds_, rtol=1e-10)
+    np.testing.assert_allclose(ours.covariances_, exact.covariances_, rtol=1e-6, atol=1e-12)

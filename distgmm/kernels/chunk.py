@@ -1,7 +1,8 @@
 """The fused chunk pass: E-step and sufficient statistics of a batch of models, in one read.
 
 A chunk is processed in row blocks of a few thousand rows so that each block's per-component
-projections stay in cache; buffers are allocated once per chunk and reused for every block.
+projections stay in cache; the large buffers (the shifted block, the projections, the
+responsibilities) are allocated once per chunk and reused for every block.
 Each block is shifted to a common origin (and upcast to float64) once, then every model of
 the batch consumes it: restarts and candidate models cost no extra reads of the data.
 """
@@ -124,6 +125,10 @@ def row_uniforms(seed: int, row0: int, n_rows: int, n_components: int) -> np.nda
     return np.random.Generator(bitgen).random((n_rows, 4 * per_row))[:, :n_components]
 
 
+def _never(mats: tuple) -> bool:
+    return False
+
+
 class _Accumulator:
     """Running statistics of one model over the blocks of one chunk."""
 
@@ -158,7 +163,7 @@ class _Accumulator:
             resp /= resp.sum(axis=0)
             self.n_nonfinite += int(n - np.isfinite(Xs).all(axis=1).sum())
         else:
-            fast = X32 is not None and getattr(self.kernel, "FLOAT32_ESTEP", False)
+            fast = X32 is not None and getattr(self.kernel, "accepts_float32", _never)(model.mats)
             self.kernel.neg_half_maha(X32 if fast else Xs, model.mats, resp, self.work)
             resp += model.const[:, None]
             if model.assign == "hard":
@@ -266,10 +271,11 @@ def representable_origin(origin: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def float32_origin(dtype: np.dtype, origin: np.ndarray) -> np.ndarray | None:
-    """The origin as float32 when float32 blocks can be shifted exactly like float64 ones.
+    """The origin as float32, when it is exactly representable in float32 (else None).
 
-    Only then do the float32 and float64 copies of a block describe the same points; the
-    engine rounds the origin of float32 data to float32 so that this holds.
+    Then the float32 copy of a shifted block is the float64 copy rounded to float32, the
+    same points to float32 precision; the engine rounds the origin of float32 data to
+    float32 so that this holds.
     """
     if dtype != np.float32:
         return None

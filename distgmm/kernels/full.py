@@ -46,9 +46,12 @@ def log_det(prec_chol: np.ndarray, n_features: int) -> np.ndarray:
     return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
 
 
-#: float32 blocks are projected in float32 (half the GEMM and einsum cost); the statistics
-#: are still taken from the float64 block.
-FLOAT32_ESTEP = True
+#: float32 blocks are projected in float32 (half the GEMM and einsum cost; the statistics
+#: still come from the float64 block) while every precision factor U is this well
+#: conditioned, judged by the ratio of its extreme diagonal entries (a lower bound of
+#: cond(U) = sqrt(cond(Σ))). Past it float32 projections drift from float64 ones by more
+#: than 1e-6 nats per row, and the float64 E-step is used.
+FLOAT32_MAX_COND = 100.0
 
 
 def prepare(prec_chol: np.ndarray, means_s: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -58,7 +61,15 @@ def prepare(prec_chol: np.ndarray, means_s: np.ndarray) -> tuple[np.ndarray, ...
         prec_chol.transpose(1, 0, 2).reshape(n_features, n_components * n_features)
     )
     offsets = np.einsum("kd,kde->ke", means_s, prec_chol).ravel()
+    diagonal = np.abs(np.diagonal(prec_chol, axis1=1, axis2=2))
+    if (diagonal.max(axis=1) / diagonal.min(axis=1)).max() > FLOAT32_MAX_COND:
+        return stacked, offsets
     return stacked, offsets, stacked.astype(np.float32), offsets.astype(np.float32)
+
+
+def accepts_float32(mats: tuple) -> bool:
+    """Whether :func:`neg_half_maha` may be given a float32 block for these matrices."""
+    return len(mats) == 4
 
 
 def _rows(work: np.ndarray, n: int, width: int) -> np.ndarray:
