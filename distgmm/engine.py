@@ -98,12 +98,8 @@ def tree_reduce(parts: list, combine: Callable) -> Any:
     if not parts:
         raise ValueError("no chunks to reduce")
     while len(parts) > 1:
-        parts = [
-            combine(*parts[i : i + SPLIT_EVERY])
-            if len(parts[i : i + SPLIT_EVERY]) > 1
-            else parts[i]
-            for i in range(0, len(parts), SPLIT_EVERY)
-        ]
+        groups = [parts[i : i + SPLIT_EVERY] for i in range(0, len(parts), SPLIT_EVERY)]
+        parts = [combine(*group) if len(group) > 1 else group[0] for group in groups]
     return parts[0]
 
 

@@ -267,7 +267,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         self._set_params(best.params)
         self.converged_ = best.converged
         self.n_iter_ = best.n_iter
-        self.lower_bound_ = best.lower_bound if self.max_iter else -np.inf
+        self.lower_bound_ = best.lower_bound
         self.lower_bounds_ = list(best.lower_bounds)
         self.history_ = self.lower_bounds_
         if self.verbose:
@@ -364,25 +364,16 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             shared = delayed(model, traverse=False)
             # Lazy input was not scanned for NaN/inf; each block checks itself when computed.
             block_fn = _finite_block_log_prob if check_finite else chunk_weighted_log_prob
-            if out in ("labels", "score"):
-                return X.map_blocks(
-                    block_fn,
-                    shared,
-                    origin,
-                    out,
-                    drop_axis=1,
-                    dtype=np.int64 if out == "labels" else np.float64,
-                    meta=np.empty((0,), np.int64 if out == "labels" else np.float64),
-                )
-            return X.map_blocks(
-                block_fn,
-                shared,
-                origin,
-                out,
-                chunks=(X.chunks[0], (self.n_components,)),
-                dtype=np.float64,
-                meta=np.empty((0, 0), np.float64),
+            dtype = np.int64 if out == "labels" else np.float64
+            shape = (
+                {"drop_axis": 1, "meta": np.empty((0,), dtype)}
+                if out in ("labels", "score")
+                else {
+                    "chunks": (X.chunks[0], (self.n_components,)),
+                    "meta": np.empty((0, 0), dtype),
+                }
             )
+            return X.map_blocks(block_fn, shared, origin, out, dtype=dtype, **shape)
         return chunk_weighted_log_prob(X, model, origin, out)
 
     def _inference(self, X, out: str):
@@ -591,12 +582,7 @@ def _check_sample_weight(sample_weight, n_samples: int, lazy: bool = True):
     else:
         if isinstance(sample_weight, da.Array):
             sample_weight = sample_weight.compute()
-        try:
-            w = np.asarray(sample_weight, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise InvalidInputError(
-                f"sample_weight must be an array of numbers, one per row: {err}"
-            ) from err
+        w = _float64(sample_weight, "sample_weight must be an array of numbers, one per row")
         if w.ndim == 0:
             w = np.full(n_samples, float(w))
     if w.shape != (n_samples,):
@@ -616,15 +602,18 @@ def _check_sample_weight(sample_weight, n_samples: int, lazy: bool = True):
     return w
 
 
+def _float64(value, problem: str) -> np.ndarray:
+    """``value`` as a float64 array, or an error saying ``problem`` and why it failed."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f"{problem}: {err}") from err
+
+
 def _check_array_init(name: str, value, shape: tuple, simplex: bool = False):
     if value is None:
         return None
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise InvalidInputError(
-            f"The parameter '{name}' should be an array of numbers of shape {shape}: {err}"
-        ) from err
+    arr = _float64(value, f"The parameter '{name}' should be an array of numbers of shape {shape}")
     if arr.shape != tuple(shape):
         raise InvalidInputError(
             f"The parameter '{name}' should have the shape of {shape}, but got {arr.shape}."

@@ -125,8 +125,13 @@ def _lloyd_step(stats, centers: np.ndarray) -> np.ndarray:
     return moved
 
 
+def _plusplus(sample: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """k-means++ centers chosen among the sample's rows."""
+    return kmeans_plusplus(sample, k, random_state=np.random.RandomState(seed % 2**32))[0]
+
+
 def _kmeans_on_sample(sample: np.ndarray, k: int, seed: int, origin: np.ndarray) -> tuple:
-    centers, _ = kmeans_plusplus(sample, k, random_state=np.random.RandomState(seed % 2**32))
+    centers = _plusplus(sample, k, seed)
     tol = KMEANS_TOL * float(np.mean(np.var(sample, axis=0)))
     for _ in range(SAMPLE_LLOYD_ITER):
         model = prepare_kmeans(centers, "spherical", origin)
@@ -185,7 +190,7 @@ def _random(passes: Passes, spec: InitSpec, origin, restart_seeds) -> list[Gauss
     return out
 
 
-def _override(spec: InitSpec, params: GaussianParams | None, n_features: int) -> GaussianParams:
+def _override(spec: InitSpec, params: GaussianParams | None) -> GaussianParams:
     weights = spec.weights if spec.weights is not None else params.weights
     means = spec.means if spec.means is not None else params.means
     if spec.precisions is not None:
@@ -217,9 +222,8 @@ def initialize(
     origin : ndarray of shape (n_features,)
     """
     sample_seed, *restart_seeds = seeds(base_seed, n_init + 1)
-    d = passes.n_features
     if spec.fully_given:  # every restart would be the same fit: run it once
-        return [_override(spec, None, d)], pass_origin(passes, spec, None)
+        return [_override(spec, None)], pass_origin(passes, spec, None)
     sample = (
         _sample(passes, spec.n_components, sample_seed)
         if spec.method in ("kmeans", "k-means++")
@@ -230,13 +234,7 @@ def initialize(
         params = _kmeans(passes, spec, sample, origin, restart_seeds)
     elif spec.method == "k-means++":
         params = [
-            _from_points(
-                spec,
-                kmeans_plusplus(
-                    sample, spec.n_components, random_state=np.random.RandomState(s % 2**32)
-                )[0],
-            )
-            for s in restart_seeds
+            _from_points(spec, _plusplus(sample, spec.n_components, s)) for s in restart_seeds
         ]
     elif spec.method == "random_from_data":
         params = []
@@ -253,4 +251,4 @@ def initialize(
         params = _random(passes, spec, origin, restart_seeds)
     else:
         raise ValueError(f"init_params must be one of {INIT_METHODS}, got {spec.method!r}")
-    return [_override(spec, p, d) for p in params], origin
+    return [_override(spec, p) for p in params], origin
