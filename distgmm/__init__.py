@@ -9,6 +9,7 @@ from .errors import (
     SingularCovarianceError,
 )
 from .estimator import GaussianMixture
+from .modelfile import load_model as load
 from .params import GaussianParams
 from .stats import Stats
 
@@ -24,5 +25,6 @@ __all__ = [
     "SingularCovarianceError",
     "Stats",
     "__version__",
+    "load",
     "local_client",
 ]

@@ -489,6 +489,20 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         y = np.concatenate([np.full(int(c), k, dtype=np.int64) for k, c in enumerate(counts)])
         return X, y
 
+    def save(self, path):
+        """Write the fitted model to a self-describing ``.npz`` file; ``distgmm.load`` reads it.
+
+        See :func:`distgmm.modelfile.save_model`: atomic, never pickled, no ``labels_``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Local file to write, replaced if it exists; no suffix is added.
+        """
+        from .modelfile import save_model  # not at the top: modelfile imports this module
+
+        save_model(self, path)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
