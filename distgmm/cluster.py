@@ -10,6 +10,9 @@ import dask
 __all__ = ["local_client", "resolve_client"]
 
 
+_LOCAL_SCHEDULERS = {"sync", "synchronous", "single-threaded", "threads", "threading"}
+
+
 def resolve_client(client: Any = None):
     """The ``distributed.Client`` to run on, or ``None`` for in-process execution.
 
@@ -17,13 +20,17 @@ def resolve_client(client: Any = None):
     ----------
     client : None, distributed.Client or str
         ``None`` uses the client of the enclosing ``with Client(...)`` or ``get_client()``
-        context if there is one; a string is a scheduler address to connect to.
+        context if there is one, unless Dask is told to use a local scheduler
+        (``dask.config.set(scheduler="threads")``, ``"sync"``, ...), as Dask itself does; a
+        string is a scheduler address to connect to.
 
     Returns
     -------
     distributed.Client or None
     """
     if client is None:
+        if dask.config.get("scheduler", None) in _LOCAL_SCHEDULERS:
+            return None
         try:
             from distributed import default_client
 

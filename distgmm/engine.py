@@ -154,18 +154,71 @@ class InMemoryPasses:
         self._stack.close()
 
 
-def _chunk_task(X, weights, row0, shared):
+def _block_stats(X, *weights, shared, block_info=None):
+    """Statistics of one chunk, wrapped in a (1, 1) object array for ``map_blocks``."""
     models, origin = shared
-    return chunk_stats(X, models, origin, weights, row0)
+    row0 = block_info[0]["array-location"][0][0]
+    stats = chunk_stats(X, models, origin, weights[0][:, 0] if weights else None, row0)
+    out = np.empty((1, 1), dtype=object)
+    out[0, 0] = stats
+    return out
+
+
+def _block_take(X, rows, block_info=None):
+    """The rows of ``rows`` (sorted global indices) that fall in this chunk."""
+    start, stop = block_info[0]["array-location"][0]
+    lo, hi = np.searchsorted(rows, [start, stop])
+    out = np.empty((1, 1), dtype=object)
+    out[0, 0] = np.array(X[rows[lo:hi] - start], dtype=np.float64)
+    return out
+
+
+def _unwrap(part):
+    return part[0, 0] if isinstance(part, np.ndarray) else part
+
+
+def _combine_parts(*parts) -> list[Stats]:
+    return combine_stats(*map(_unwrap, parts))
+
+
+def _block_stats(X, *weights, shared, block_info=None):
+    """Statistics of one chunk, wrapped in a (1, 1) object array for ``map_blocks``."""
+    models, origin = shared
+    row0 = block_info[0]["array-location"][0][0]
+    stats = chunk_stats(X, models, origin, weights[0][:, 0] if weights else None, row0)
+    out = np.empty((1, 1), dtype=object)
+    out[0, 0] = stats
+    return out
+
+
+def _block_take(X, rows, block_info=None):
+    """The rows of ``rows`` (sorted global indices) that fall in this chunk."""
+    start, stop = block_info[0]["array-location"][0]
+    lo, hi = np.searchsorted(rows, [start, stop])
+    out = np.empty((1, 1), dtype=object)
+    out[0, 0] = np.array(X[rows[lo:hi] - start], dtype=np.float64)
+    return out
+
+
+def _unwrap(part):
+    return part[0, 0] if isinstance(part, np.ndarray) else part
+
+
+def _combine_parts(*parts) -> list[Stats]:
+    return combine_stats(*map(_unwrap, parts))
 
 
 class DaskPasses:
     """Passes over a dask array: one small graph per pass, chunk tasks plus a fixed tree.
 
-    The batch of pass models enters each graph once, as a single key every chunk task
-    depends on, so the parameters cross the network once per worker and per pass. The data
-    are persisted in the cluster's memory when they fit (``persist='auto'``), otherwise every
-    pass reads them from their source again.
+    Each chunk task is the chunk's own graph (its read from Zarr, Parquet, ... when the data
+    are streamed) fused with the statistics kernel by dask's blockwise optimisation, so a
+    worker holds one chunk per thread at a time and a read chunk never waits in memory for
+    a separate task. The batch of pass models enters each graph once, as a single key every
+    chunk task depends on, so the parameters cross the network once per worker and pass.
+    The data are persisted in the cluster's memory when they fit (``persist='auto'``),
+    otherwise every pass reads them from their source again; either way the graph of a pass
+    is built afresh from the array's own, so it does not grow with the iterations.
     """
 
     def __init__(
@@ -178,7 +231,7 @@ class DaskPasses:
         if X.numblocks[1] != 1:
             X = X.rechunk({1: -1})  # the kernels need whole rows
         if sample_weight is not None:
-            sample_weight = da.asarray(sample_weight).rechunk((X.chunks[0],))
+            sample_weight = da.asarray(sample_weight).rechunk((X.chunks[0],))[:, None]
         self.client = client
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
@@ -186,14 +239,8 @@ class DaskPasses:
         if self.persisted:
             X, sample_weight = self._persist(X, sample_weight)
         self.X = X
-        self.sample_weight = sample_weight
-        self._blocks = list(X.to_delayed().ravel())
-        self._weights = (
-            list(sample_weight.to_delayed().ravel())
-            if sample_weight is not None
-            else [None] * len(self._blocks)
-        )
-        self._row0 = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).tolist()
+        self._arrays = (X,) if sample_weight is None else (X, sample_weight)
+        self._per_chunk = ((1,) * X.numblocks[0], (1,))
         self._stack = ExitStack()
         if client is None:  # local threads: keep BLAS single-threaded per task
             self._stack.enter_context(single_threaded_blas())
@@ -201,7 +248,7 @@ class DaskPasses:
             "data %s %s in %d chunks, %s",
             X.shape,
             X.dtype,
-            len(self._blocks),
+            X.numblocks[0],
             "persisted in memory" if self.persisted else "streamed from its source each pass",
         )
 
@@ -216,28 +263,41 @@ class DaskPasses:
             return self.client.compute(graph).result()
         return dask.compute(graph)[0]
 
-    def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Stats]:
+    def _map_chunks(self, func, *arrays, **shared) -> da.Array:
+        return da.map_blocks(
+            func,
+            *arrays,
+            **shared,
+            chunks=self._per_chunk,
+            dtype=object,
+            meta=np.empty((0, 0), dtype=object),
+        )
+
+    def graph(self, models: Sequence[PassModel], origin: np.ndarray):
+        """The ``Delayed`` statistics of one pass: chunk tasks and the reduction tree."""
         # One key holds the parameters; every chunk task depends on it rather than embedding
         # its own copy, so they are shipped once per worker.
         shared = delayed((list(models), origin), traverse=False)
-        task = delayed(_chunk_task)
-        parts = [
-            task(block, weights, row0, shared)
-            for block, weights, row0 in zip(self._blocks, self._weights, self._row0, strict=True)
-        ]
-        return self._compute(tree_reduce(parts, delayed(combine_stats)))
+        per_chunk = self._map_chunks(_block_stats, *self._arrays, shared=shared)
+        parts = list(per_chunk.to_delayed(optimize_graph=True).ravel())
+        return tree_reduce(parts, delayed(_combine_parts))
+
+    def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Stats]:
+        return _unwrap(self._compute(self.graph(models, origin)))
 
     def take(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
         order = np.argsort(rows, kind="stable")
-        picked = self._compute(self.X[np.asarray(rows)[order]])
+        wanted = delayed(rows[order], traverse=False)
+        picked = self._compute(self._map_chunks(_block_take, self.X, rows=wanted))
         out = np.empty((len(rows), self.n_features))
-        out[order] = picked
+        out[order] = np.concatenate([p[0] for p in picked])
         return out
 
     def close(self) -> None:
         self._stack.close()
-        self._blocks = self._weights = []
-        self.X = self.sample_weight = None
+        self.X = None
+        self._arrays = ()
 
 
 def _should_persist(X: da.Array, client) -> bool:

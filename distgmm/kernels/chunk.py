@@ -10,6 +10,7 @@ the batch consumes it: restarts and candidate models cost no extra reads of the 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -303,28 +304,46 @@ def chunk_weighted_log_prob(
     ndarray
         ``(n_rows,)`` int64 labels or float64 scores, or ``(n_rows, K)`` float64.
     """
+    return chunk_predictions(X, model, origin, (out,))[0]
+
+
+def chunk_predictions(
+    X: np.ndarray, model: PassModel, origin: np.ndarray, outs: Sequence[str]
+) -> tuple[np.ndarray, ...]:
+    """Several of :func:`chunk_weighted_log_prob`'s results from one E-step over a chunk."""
     n_rows, n_features = X.shape
     k = model.n_components
-    shape = (n_rows,) if out in ("labels", "score") else (n_rows, k)
-    result = np.empty(shape, dtype=np.int64 if out == "labels" else np.float64)
+    results = tuple(
+        np.empty(
+            (n_rows,) if out in ("labels", "score") else (n_rows, k),
+            dtype=np.int64 if out == "labels" else np.float64,
+        )
+        for out in outs
+    )
     if n_rows == 0:
-        return result
+        return results
     block = min(_block_rows([model], n_features), n_rows)
     kernel = get(model.density_type)
     work = np.empty(block * max(kernel.work_width(k, n_features), n_features, 1))
     logp = np.empty(block * k)
     shifted = np.empty((block, n_features))
+    # Labels and log-probabilities are read before the normalisation overwrites them.
+    order = sorted(range(len(outs)), key=lambda i: outs[i] not in ("labels", "log_prob"))
     for start in range(0, n_rows, block):
         stop = min(start + block, n_rows)
         Xs = np.subtract(X[start:stop], origin, out=shifted[: stop - start])
         w = logp[: k * (stop - start)].reshape(k, stop - start)
         kernel.neg_half_maha(Xs, model.mats, w, work)
         w += model.const[:, None]
-        if out == "labels":
-            result[start:stop] = w.argmax(axis=0)
-        elif out == "log_prob":
-            result[start:stop] = w.T
-        else:
-            lse = _normalize_log_resp(w)
-            result[start:stop] = w.T if out == "proba" else lse
-    return result
+        lse = None
+        for i in order:
+            out, result = outs[i], results[i]
+            if out == "labels":
+                result[start:stop] = w.argmax(axis=0)
+            elif out == "log_prob":
+                result[start:stop] = w.T
+            else:
+                if lse is None:
+                    lse = _normalize_log_resp(w)
+                result[start:stop] = w.T if out == "proba" else lse
+    return results
