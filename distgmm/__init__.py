@@ -9,6 +9,7 @@ from .errors import (
     SingularCovarianceError,
 )
 from .estimator import GaussianMixture
+from .io import read_npy, read_parquet, read_zarr
 from .modelfile import load_model as load
 from .params import GaussianParams
 from .stats import Stats
@@ -27,4 +28,7 @@ __all__ = [
     "__version__",
     "load",
     "local_client",
+    "read_npy",
+    "read_parquet",
+    "read_zarr",
 ]

@@ -22,6 +22,7 @@ from .em import EMResult, IterationReport, run_em
 from .engine import make_passes
 from .errors import ConvergenceWarning, DistGMMError, InvalidInputError, SingularCovarianceError
 from .init import INIT_METHODS, InitSpec, initialize
+from .io import parquet_source, write_predictions
 from .kernels.chunk import chunk_weighted_log_prob, prepare_em, representable_origin
 from .params import GaussianParams
 
@@ -411,6 +412,69 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         log_prob : ndarray or dask.array.Array of shape (n_samples,)
         """
         return self._inference(X, "score")
+
+    def write_predictions(
+        self,
+        X,
+        path,
+        *,
+        proba: bool = False,
+        log_likelihood: bool = False,
+        keep_columns: list[str] | None = None,
+        overwrite: bool = False,
+        storage_options: dict | None = None,
+    ) -> str:
+        """Write each row's component, and optionally more, to Zarr or Parquet.
+
+        One read of ``X``: every chunk is read, predicted and written by one task, on the
+        estimator's client if it has one. The output appears under ``path`` only once
+        complete (it is written under a temporary name, then renamed).
+
+        Parameters
+        ----------
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            E.g. from :func:`distgmm.read_zarr` or :func:`distgmm.read_parquet`.
+        path : str or os.PathLike
+            Local path or fsspec URL. ``*.zarr``: a group with arrays ``labels``,
+            ``probabilities`` and ``log_likelihood``, chunked like ``X``. ``*.parquet``: a
+            folder of part files in row order with columns ``keep_columns``, ``label``,
+            ``proba_0`` ... and ``log_likelihood``.
+        proba : bool, default=False
+            Also write the posterior probability of each component.
+        log_likelihood : bool, default=False
+            Also write each row's log-likelihood (:meth:`score_samples`).
+        keep_columns : list of str, optional
+            Parquet output from Parquet input: columns of the input files (e.g. an id) to
+            copy into the output, row-aligned. ``X`` must be :func:`distgmm.read_parquet`'s
+            array as returned.
+        overwrite : bool, default=False
+            Replace an existing output.
+        storage_options : dict, optional
+            For fsspec URLs.
+
+        Returns
+        -------
+        str
+            ``path``.
+        """
+        check_is_fitted(self)
+        source = parquet_source(X) if keep_columns else None
+        X = self._check_X(X, reset=False)
+        origin = self._origin()
+        with _connected(self.client) as client:
+            return write_predictions(
+                X,
+                path,
+                prepare_em(self._params(), origin),
+                origin,
+                proba=proba,
+                log_likelihood=log_likelihood,
+                keep_columns=keep_columns,
+                source=source,
+                overwrite=overwrite,
+                storage_options=storage_options,
+                client=client,
+            )
 
     def _weighted_total(self, X, sample_weight):
         scores = self.score_samples(X)

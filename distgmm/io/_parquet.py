@@ -1,0 +1,331 @@
+"""Parquet files, folders or globs as dask arrays of their numeric columns, via pyarrow.
+
+Chunks are runs of consecutive row groups, planned from the files' footers alone, so the
+array's chunk sizes are known without reading any data and each chunk task reads only its
+own row groups and columns. The source object remembers that plan, which lets the writers
+carry key columns through row-aligned (``keep_columns``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dask.base import tokenize
+from dask.utils import natural_sort_key
+
+from ..errors import InvalidInputError
+from ._common import DEFAULT_CHUNK_BYTES, float_dtype, missing, url_to_fs
+
+#: The source of every array made by :func:`read_parquet`, by array name.
+_SOURCES: weakref.WeakValueDictionary[str, ParquetRows] = weakref.WeakValueDictionary()
+
+
+class ParquetRows:
+    """Array-like view of selected numeric columns of Parquet files, read chunk by chunk.
+
+    ``__getitem__`` reads the row groups a row slice covers; the files' footers were read
+    once on the client, so a worker only opens the files it reads from.
+    """
+
+    def __init__(self, fs, files, columns, widths, dtype, groups, chunks, token) -> None:
+        self.fs, self.files, self.columns, self.widths = fs, files, columns, widths
+        self.dtype = dtype
+        self.groups = groups  # per chunk: list of (file index, row group indices)
+        self.chunks = chunks  # rows per chunk
+        self.starts = np.concatenate([[0], np.cumsum(chunks)]).tolist()
+        self.shape = (self.starts[-1], sum(widths))
+        self.ndim = 2
+        self._token = token
+
+    @property
+    def names(self) -> list[str]:
+        """All column names of the files (features or not)."""
+        with self.fs.open(self.files[0], "rb") as f:
+            return pq.ParquetFile(f).schema_arrow.names
+
+    def __dask_tokenize__(self):
+        return self._token
+
+    def read_table(self, chunk: int, columns: list[str]) -> pa.Table:
+        """The given columns of one chunk's rows, as an Arrow table."""
+        tables = []
+        for file_index, row_groups in self.groups[chunk]:
+            path = self.files[file_index]
+            with self.fs.open(path, "rb") as f:
+                tables.append(pq.ParquetFile(f).read_row_groups(row_groups, columns=columns))
+        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+    def read_chunk(self, chunk: int) -> np.ndarray:
+        """One chunk as a 2-D array of ``self.dtype``; nulls and ragged lists are errors."""
+        table = self.read_table(chunk, self.columns)
+        out = np.empty((table.num_rows, self.shape[1]), dtype=self.dtype)
+        j = 0
+        for name, width in zip(self.columns, self.widths, strict=True):
+            out[:, j : j + width] = _column_values(table.column(name), name, width, self, chunk)
+            j += width
+        return out
+
+    def __getitem__(self, key):
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        start, stop, _ = rows.indices(self.shape[0])
+        first = bisect.bisect_right(self.starts, start) - 1
+        last = bisect.bisect_left(self.starts, stop)
+        parts = [self.read_chunk(c) for c in range(first, max(first + 1, last))]
+        block = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        offset = self.starts[first]
+        return block[start - offset : stop - offset : rows.step, cols]
+
+    def where(self, chunk: int) -> str:
+        """The files a chunk comes from, for error messages."""
+        return ", ".join(self.files[i] for i, _ in self.groups[chunk])
+
+
+def _column_values(column: pa.ChunkedArray, name: str, width: int, source, chunk: int):
+    if column.null_count:
+        raise InvalidInputError(
+            f"Parquet column {name!r} has {column.null_count} null value(s) in "
+            f"{source.where(chunk)}. Drop or fill the nulls first."
+        )
+    if width == 1 and not _is_list(column.type):
+        return column.to_numpy()[:, None]
+    values = column.combine_chunks()
+    lengths = values.value_lengths().to_numpy(zero_copy_only=False)
+    if lengths.size and (lengths.min() != width or lengths.max() != width):
+        raise InvalidInputError(
+            f"Parquet column {name!r} is ragged: its lists have {lengths.min()} to "
+            f"{lengths.max()} values in {source.where(chunk)}, where every row needs "
+            f"{width}. Store fixed-length vectors."
+        )
+    flat = values.flatten()
+    if flat.null_count:
+        raise InvalidInputError(
+            f"Parquet column {name!r} has {flat.null_count} null value(s) inside its lists "
+            f"in {source.where(chunk)}. Drop or fill the nulls first."
+        )
+    return flat.to_numpy().reshape(-1, width)
+
+
+def _is_list(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    )
+
+
+def _is_number(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+
+
+def _list_files(fs, root: str, path) -> list[str]:
+    if any(c in root for c in "*?["):
+        files = [f for f in fs.glob(root) if fs.isfile(f)]
+    elif fs.isdir(root):
+        files = [
+            f
+            for f in fs.find(root)
+            if f.endswith((".parquet", ".parq"))
+            and not any(part.startswith(("_", ".")) for part in f[len(root) :].split("/"))
+        ]
+    elif fs.isfile(root):
+        files = [root]
+    else:
+        raise missing(path, "Parquet file or folder")
+    if not files:
+        raise missing(path, "Parquet file (the folder or glob matched none)")
+    return sorted(files, key=natural_sort_key)
+
+
+def _footer(fs, path: str) -> pq.FileMetaData:
+    try:
+        with fs.open(path, "rb") as f:
+            return pq.ParquetFile(f).metadata
+    except (pa.ArrowInvalid, OSError) as err:
+        raise InvalidInputError(f"{path} is not a readable Parquet file: {err}") from err
+
+
+def _select(schema: pa.Schema, columns: list[str] | None, path) -> list[str]:
+    names = schema.names
+    if columns is None:
+        # pandas writes a non-default index as a column; it is not a feature
+        index = json.loads((schema.metadata or {}).get(b"pandas", b"{}")).get("index_columns", [])
+        columns = [c for c in names if c not in index]
+        bad = [c for c in columns if not _numeric(schema.field(c).type)]
+        if bad:
+            raise InvalidInputError(
+                f"{path} has non-numeric column(s) {bad}; pass columns= with the numeric "
+                f"feature columns to fit (numeric columns: "
+                f"{[c for c in columns if c not in bad]})."
+            )
+        return columns
+    columns = list(columns)
+    if not columns:
+        raise InvalidInputError(f"columns= is empty for {path}; name at least one column.")
+    absent = [c for c in columns if c not in names]
+    if absent:
+        raise InvalidInputError(f"{path} has no column(s) {absent}; its columns are {names}.")
+    bad = [f"{c!r} ({schema.field(c).type})" for c in columns if not _numeric(schema.field(c).type)]
+    if bad:
+        raise InvalidInputError(
+            f"Column(s) {', '.join(bad)} of {path} are not numeric; select numeric columns or "
+            "fixed-length lists of numbers."
+        )
+    return columns
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return _is_number(kind) or (_is_list(kind) and _is_number(kind.value_type))
+
+
+def _width(fs, files, metas, name: str, kind: pa.DataType) -> int:
+    if not _is_list(kind):
+        return 1
+    if pa.types.is_fixed_size_list(kind):
+        return kind.list_size
+    # A variable-size list: the first non-empty row group says how long the vectors are
+    # (every chunk then checks its rows against it).
+    for path, meta in zip(files, metas, strict=True):
+        for group in range(meta.num_row_groups):
+            if meta.row_group(group).num_rows:
+                with fs.open(path, "rb") as f:
+                    column = pq.ParquetFile(f).read_row_group(group, columns=[name])[0]
+                lengths = column.combine_chunks().value_lengths()
+                return int(lengths[0].as_py() or 0)
+    return 0
+
+
+def _value_dtype(kind: pa.DataType) -> np.dtype:
+    kind = kind.value_type if _is_list(kind) else kind
+    return np.dtype(np.bool_) if pa.types.is_boolean(kind) else np.dtype(kind.to_pandas_dtype())
+
+
+def read_parquet(
+    path: str | os.PathLike,
+    columns: list[str] | None = None,
+    *,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    storage_options: dict[str, Any] | None = None,
+) -> da.Array:
+    """Open numeric columns of Parquet data as a dask array of rows, without reading them.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A Parquet file, a folder of them (searched recursively; names starting with ``_``
+        or ``.`` are skipped, as Spark and Dask write them), or a glob such as
+        ``"data/*.parquet"``; local or any fsspec URL (``s3://`` needs ``s3fs``,
+        ``gs://`` needs ``gcsfs``). Files are taken in natural sort order of their names.
+    columns : list of str, optional
+        The feature columns, in order. Numeric (integer, float, boolean) or fixed-length
+        lists of numbers (embeddings), each list element a feature. Default: all columns,
+        which must then all be numeric.
+    chunk_bytes : int
+        Target bytes per dask chunk; a chunk is a run of whole row groups.
+    storage_options : dict, optional
+        Passed to the fsspec file system.
+
+    Returns
+    -------
+    dask.array.Array of shape (n_samples, n_features)
+        float32 if every selected column is float32 (or float16), else float64.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing matches ``path``.
+    InvalidInputError
+        Unreadable files, a missing or non-numeric column, files whose schemas differ, no
+        rows. Nulls and ragged lists are found when their chunk is read, and raise then.
+    """
+    fs, root = url_to_fs(path, storage_options)
+    files = _list_files(fs, root.rstrip("/"), path)
+    with ThreadPoolExecutor(min(16, len(files))) as pool:
+        metas = list(pool.map(lambda f: _footer(fs, f), files))
+    schema = metas[0].schema.to_arrow_schema()
+    columns = _select(schema, columns, path)
+    kinds = [schema.field(c).type for c in columns]
+    for file, meta in zip(files[1:], metas[1:], strict=True):
+        other = meta.schema.to_arrow_schema()
+        for name, kind in zip(columns, kinds, strict=True):
+            if name not in other.names or other.field(name).type != kind:
+                found = other.field(name).type if name in other.names else "missing"
+                raise InvalidInputError(
+                    f"Parquet files under {path} disagree on column {name!r}: {kind} in "
+                    f"{files[0]}, {found} in {file}. Rewrite them with one schema."
+                )
+    _check_no_nulls(files, metas, columns)
+    widths = [_width(fs, files, metas, c, k) for c, k in zip(columns, kinds, strict=True)]
+    if 0 in widths:
+        raise InvalidInputError(f"Column {columns[widths.index(0)]!r} of {path} is empty lists.")
+    dtype = np.result_type(*(float_dtype(_value_dtype(k), f"column of {path}") for k in kinds))
+    groups, chunks = _plan(metas, sum(widths) * dtype.itemsize, chunk_bytes)
+    if not chunks:
+        raise InvalidInputError(f"{path} holds no rows: there is nothing to fit.")
+    token = tokenize(
+        [fs.ukey(f) for f in files], files, columns, widths, str(dtype), chunks, fs.protocol
+    )
+    rows = ParquetRows(fs, files, columns, widths, dtype, groups, chunks, token)
+    X = da.from_array(
+        rows,
+        chunks=(tuple(chunks), (rows.shape[1],)),
+        name=f"read-parquet-{token}",
+        meta=np.empty((0, 0), dtype),
+    )
+    _SOURCES[X.name] = rows
+    return X
+
+
+def _check_no_nulls(files, metas, columns: list[str]) -> None:
+    """Fail early on nulls the footers' statistics already show (chunks check the rest)."""
+    for path, meta in zip(files, metas, strict=True):
+        leaves = {}
+        for i in range(meta.num_columns):
+            leaves.setdefault(meta.schema.column(i).path.split(".")[0], []).append(i)
+        for name in columns:
+            nulls = 0
+            for group in range(meta.num_row_groups):
+                for leaf in leaves.get(name, []):
+                    stats = meta.row_group(group).column(leaf).statistics
+                    if stats is not None and stats.has_null_count:
+                        nulls += stats.null_count
+            if nulls:
+                raise InvalidInputError(
+                    f"Parquet column {name!r} has {nulls} null value(s) in {path}. Drop or "
+                    "fill the nulls first."
+                )
+
+
+def _plan(metas, row_bytes: int, chunk_bytes: int):
+    """Runs of consecutive non-empty row groups of about ``chunk_bytes`` each."""
+    groups, chunks = [], []
+    current, rows = [], 0
+    for file_index, meta in enumerate(metas):
+        for group in range(meta.num_row_groups):
+            n = meta.row_group(group).num_rows
+            if not n:
+                continue
+            if current and current[-1][0] == file_index:
+                current[-1][1].append(group)
+            else:
+                current.append((file_index, [group]))
+            rows += n
+            if rows * row_bytes >= chunk_bytes:
+                groups.append(current)
+                chunks.append(rows)
+                current, rows = [], 0
+    if rows:
+        groups.append(current)
+        chunks.append(rows)
+    return groups, chunks
+
+
+def parquet_source(X) -> ParquetRows | None:
+    """The Parquet data behind ``X`` if :func:`read_parquet` made it (unchanged), else None."""
+    return _SOURCES.get(getattr(X, "name", None))

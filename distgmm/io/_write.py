@@ -1,0 +1,216 @@
+"""Per-row predictions (labels, probabilities, log-likelihood) written to Zarr or Parquet.
+
+One task per input chunk reads the chunk, runs the E-step once for all requested outputs
+and writes its rows, so the data are read once and no result is gathered on the client.
+Everything is written under a temporary name that is renamed to the output's name only
+when every chunk succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import zarr
+from dask import delayed
+
+from ..errors import InvalidInputError
+from ..kernels.chunk import PassModel, chunk_predictions
+from ._common import DEFAULT_CHUNK_BYTES, atomic_output, chunk_rows
+from ._parquet import ParquetRows
+from ._zarr import store_of
+
+#: Stored name and ``chunk_predictions`` output of each result.
+_OUTPUTS = {"labels": "labels", "probabilities": "proba", "log_likelihood": "score"}
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """'zarr' or 'parquet', from the output path's suffix."""
+    name = os.fspath(path).rstrip("/")
+    if name.endswith(".zarr"):
+        return "zarr"
+    if name.endswith((".parquet", ".parq")):
+        return "parquet"
+    raise InvalidInputError(
+        f"Cannot tell the output format of {name!r}: end its name with .zarr or .parquet."
+    )
+
+
+def write_predictions(
+    X,
+    path: str | os.PathLike,
+    model: PassModel,
+    origin: np.ndarray,
+    *,
+    proba: bool = False,
+    log_likelihood: bool = False,
+    keep_columns: list[str] | None = None,
+    source: ParquetRows | None = None,
+    overwrite: bool = False,
+    storage_options: dict[str, Any] | None = None,
+    client=None,
+) -> str:
+    """Write each row's predicted component (and optionally more) to ``path``.
+
+    Parameters
+    ----------
+    X : ndarray or dask.array.Array of shape (n_samples, n_features)
+        Validated data; rows are written in their order.
+    path : str or os.PathLike
+        ``*.zarr``: a group with arrays ``labels`` (int64, ``(n_samples,)``), and, if asked
+        for, ``probabilities`` (float64, ``(n_samples, n_components)``) and
+        ``log_likelihood`` (float64, ``(n_samples,)``), chunked like ``X``'s rows.
+        ``*.parquet``: a folder of ``part-00000.parquet``, ... files, one per chunk of
+        ``X`` in row order, with columns ``keep_columns``, ``label``, ``proba_0`` ...
+        ``proba_{K-1}`` and ``log_likelihood``.
+    model, origin
+        The fitted model's E-step parameters (:func:`~distgmm.kernels.chunk.prepare_em`).
+    proba, log_likelihood : bool
+        Also write the responsibilities, and the log-likelihood of each row.
+    keep_columns : list of str, optional
+        Parquet output only: columns of ``source`` (e.g. an ``id``) copied into each row.
+    source : ParquetRows, optional
+        The Parquet data ``X`` was read from (:func:`~distgmm.io.parquet_source`).
+    overwrite : bool
+        Replace an existing output (only once the new one is complete).
+    storage_options : dict, optional
+        For an fsspec URL ``path``.
+    client : distributed.Client, optional
+        Where to run; default: Dask's current scheduler.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    kind = output_format(path)
+    outs = ["labels"] + ["probabilities"] * proba + ["log_likelihood"] * log_likelihood
+    if not isinstance(X, da.Array):
+        rows = chunk_rows(len(X), X.shape[1] * X.dtype.itemsize, DEFAULT_CHUNK_BYTES)
+        X = da.from_array(X, chunks=(rows, -1))
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    keep = list(keep_columns or [])
+    if keep:
+        _check_keep(X, keep, source, kind)
+    with atomic_output(path, overwrite, storage_options) as (fs, tmp):
+        if kind == "zarr":
+            X = _regular(X)
+            group = zarr.open_group(
+                store=store_of(fs.unstrip_protocol(tmp), storage_options, False), mode="w-"
+            )
+            group.attrs["distgmm"] = {"n_components": model.n_components, "outputs": outs}
+            targets = [_zarr_target(group, name, len(X), X.chunks[0][0], model) for name in outs]
+            task, shared = _zarr_block, (targets, outs, model, origin)
+        else:
+            fs.makedirs(tmp, exist_ok=True)
+            width = max(5, len(str(X.numblocks[0] - 1)))
+            target = (fs, tmp, width, keep, source)
+            task, shared = _parquet_block, (target, outs, model, origin)
+        written = da.map_blocks(
+            _reporting_errors,
+            X,
+            task=task,
+            shared=delayed(shared, traverse=False),
+            chunks=((1,) * X.numblocks[0], (1,)),
+            dtype=object,
+            meta=np.empty((0, 0), object),
+        )
+        done = client.compute(written).result() if client is not None else dask.compute(written)[0]
+        errors = [r for r in done.ravel() if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        if sum(done.ravel()) != X.shape[0]:
+            raise RuntimeError(f"wrote {sum(done.ravel())} of {X.shape[0]} rows to {path}")
+    return os.fspath(path)
+
+
+def _check_keep(X, keep: list[str], source: ParquetRows | None, kind: str) -> None:
+    if kind != "parquet":
+        raise InvalidInputError("keep_columns needs Parquet output (a path ending in .parquet).")
+    if source is None or tuple(source.chunks) != X.chunks[0]:
+        raise InvalidInputError(
+            "keep_columns needs X exactly as distgmm.read_parquet returned it (not sliced or "
+            "rechunked), so that the kept columns line up with the rows."
+        )
+    absent = [c for c in keep if c not in source.names]
+    if absent:
+        raise InvalidInputError(
+            f"keep_columns {absent} are not columns of {source.files[0]}; its columns are "
+            f"{source.names}."
+        )
+    clash = [c for c in keep if c in ("label", "log_likelihood") or c.startswith("proba_")]
+    if clash:
+        raise InvalidInputError(f"keep_columns {clash} clash with the names of the outputs.")
+
+
+def _regular(X: da.Array) -> da.Array:
+    """``X`` with equal row chunks but the last, as Zarr's chunk grid needs."""
+    rows = X.chunks[0]
+    if all(r == rows[0] for r in rows[:-1]) and rows[-1] <= rows[0]:
+        return X
+    return X.rechunk({0: max(rows)})
+
+
+def _zarr_target(group, name: str, n_rows: int, rows: int, model: PassModel):
+    k = model.n_components
+    if name == "probabilities":
+        return group.create_array(name, shape=(n_rows, k), chunks=(rows, k), dtype="f8")
+    dtype = "i8" if name == "labels" else "f8"
+    return group.create_array(name, shape=(n_rows,), chunks=(rows,), dtype=dtype)
+
+
+def _predict_block(X, outs, model, origin, row0: int):
+    bad = X.shape[0] - int(np.isfinite(X).all(axis=1).sum())
+    if bad:
+        raise InvalidInputError(
+            f"Input X contains NaN or infinity in {bad} of the rows {row0} to "
+            f"{row0 + X.shape[0] - 1}. Remove or impute those rows first."
+        )
+    return chunk_predictions(X, model, origin, [_OUTPUTS[o] for o in outs])
+
+
+def _reporting_errors(X, task, shared, block_info=None):
+    """Run a writing task; return its error instead of raising it.
+
+    A raised error would end the computation while other chunks are still being written,
+    and deleting the temporary output under them would race; this way every task has
+    finished when the caller cleans up.
+    """
+    out = np.empty((1, 1), dtype=object)
+    try:
+        out[0, 0] = task(X, shared, block_info)
+    except Exception as err:
+        out[0, 0] = err
+    return out
+
+
+def _zarr_block(X, shared, block_info=None):
+    targets, outs, model, origin = shared
+    start, stop = block_info[0]["array-location"][0]
+    for target, values in zip(targets, _predict_block(X, outs, model, origin, start), strict=True):
+        target[start:stop] = values
+    return stop - start
+
+
+def _parquet_block(X, shared, block_info=None):
+    (fs, folder, width, keep, source), outs, model, origin = shared
+    chunk = block_info[0]["chunk-location"][0]
+    start = block_info[0]["array-location"][0][0]
+    values = _predict_block(X, outs, model, origin, start)
+    columns = dict(zip(keep, source.read_table(chunk, keep).columns, strict=True)) if keep else {}
+    for name, value in zip(outs, values, strict=True):
+        if name == "labels":
+            columns["label"] = value
+        elif name == "probabilities":
+            columns.update({f"proba_{k}": value[:, k] for k in range(value.shape[1])})
+        else:
+            columns[name] = value
+    with fs.open(f"{folder}/part-{chunk:0{width}d}.parquet", "wb") as f:
+        pq.write_table(pa.table(columns), f)
+    return X.shape[0]
