@@ -20,7 +20,7 @@ from .kernels.chunk import PassModel, prepare_em
 from .params import GaussianParams
 from .stats import Stats
 
-__all__ = ["EMResult", "IterationReport", "check_stats", "m_step", "run_em"]
+__all__ = ["EMProgress", "EMResult", "IterationReport", "check_stats", "m_step", "run_em"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,17 @@ class EMResult:
     @property
     def lower_bound(self) -> float:
         return self.lower_bounds[-1] if self.lower_bounds else -np.inf
+
+
+@dataclass(slots=True)
+class EMProgress:
+    """Where a batch of fits stands after an iteration: all it takes to continue it."""
+
+    iteration: int
+    """Iterations done (0: just initialised)."""
+    results: list[EMResult]
+    previous: list[float]
+    """Each model's last lower bound, the reference of its next convergence test."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +131,8 @@ def run_em(
     reg_covar: float,
     lower_bound: float = -np.inf,
     on_iteration: Callable[[IterationReport], None] | None = None,
+    progress: EMProgress | None = None,
+    on_progress: Callable[[EMProgress], None] | None = None,
 ) -> list[EMResult]:
     """Run EM on a batch of models until each converges or ``max_iter`` passes are done.
 
@@ -141,6 +154,12 @@ def run_em(
         Lower bound before the first iteration (the previous fit's, for a warm start).
     on_iteration : callable, optional
         Called with an :class:`IterationReport` after every pass.
+    progress : EMProgress, optional
+        Continue from here (e.g. a checkpoint) instead of ``inits`` and ``lower_bound``;
+        the iterations go on from ``progress.iteration + 1`` to ``max_iter`` and give
+        exactly the results of an uninterrupted run.
+    on_progress : callable, optional
+        Called with the :class:`EMProgress` after every pass (to save a checkpoint).
 
     Returns
     -------
@@ -149,10 +168,11 @@ def run_em(
         its lower bounds are those of the parameters entering each iteration, as in
         scikit-learn.
     """
-    results = [EMResult(params) for params in inits]
-    previous = [lower_bound] * len(results)
-    active = list(range(len(results)))
-    for iteration in range(1, max_iter + 1):
+    if progress is None:
+        progress = EMProgress(0, [EMResult(p) for p in inits], [lower_bound] * len(inits))
+    results, previous = progress.results, progress.previous
+    active = [i for i, result in enumerate(results) if not result.converged]
+    for iteration in range(progress.iteration + 1, max_iter + 1):
         if not active:
             break
         start = time.perf_counter()
@@ -192,4 +212,7 @@ def run_em(
         if on_iteration is not None:
             on_iteration(report)
         active = [i for i in active if i not in done]
+        progress.iteration = iteration
+        if on_progress is not None:
+            on_progress(progress)
     return results

@@ -181,33 +181,6 @@ def _combine_parts(*parts) -> list[Stats]:
     return combine_stats(*map(_unwrap, parts))
 
 
-def _block_stats(X, *weights, shared, block_info=None):
-    """Statistics of one chunk, wrapped in a (1, 1) object array for ``map_blocks``."""
-    models, origin = shared
-    row0 = block_info[0]["array-location"][0][0]
-    stats = chunk_stats(X, models, origin, weights[0][:, 0] if weights else None, row0)
-    out = np.empty((1, 1), dtype=object)
-    out[0, 0] = stats
-    return out
-
-
-def _block_take(X, rows, block_info=None):
-    """The rows of ``rows`` (sorted global indices) that fall in this chunk."""
-    start, stop = block_info[0]["array-location"][0]
-    lo, hi = np.searchsorted(rows, [start, stop])
-    out = np.empty((1, 1), dtype=object)
-    out[0, 0] = np.array(X[rows[lo:hi] - start], dtype=np.float64)
-    return out
-
-
-def _unwrap(part):
-    return part[0, 0] if isinstance(part, np.ndarray) else part
-
-
-def _combine_parts(*parts) -> list[Stats]:
-    return combine_stats(*map(_unwrap, parts))
-
-
 class DaskPasses:
     """Passes over a dask array: one small graph per pass, chunk tasks plus a fixed tree.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from contextlib import contextmanager
@@ -17,8 +18,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels
+from .checkpoint import load_checkpoint, save_checkpoint
 from .cluster import resolve_client
-from .em import EMResult, IterationReport, run_em
+from .em import EMProgress, EMResult, IterationReport, run_em
 from .engine import make_passes
 from .errors import ConvergenceWarning, DistGMMError, InvalidInputError, SingularCovarianceError
 from .init import INIT_METHODS, InitSpec, initialize
@@ -87,6 +89,14 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         For dask input, whether to keep the data in (cluster) memory between passes.
         'auto' persists when the data take at most half of the memory available (the
         workers' memory limits), and otherwise reads them from their source every pass.
+    checkpoint : str or os.PathLike, default=None
+        A local file where the state of the fit (every restart's parameters and history)
+        is saved after the initialisation and after every iteration, atomically: a fit
+        killed at any moment leaves the last complete checkpoint.
+    resume : bool, default=False
+        Continue from ``checkpoint`` if the file exists (else start afresh). The resumed
+        fit reaches the same model, bit for bit, as one never interrupted; the checkpoint
+        must come from the same data shape and settings, or it is refused.
 
     Attributes
     ----------
@@ -129,6 +139,8 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "client": "no_validation",
         "persist": ["boolean", StrOptions({"auto"})],
+        "checkpoint": [str, os.PathLike, None],
+        "resume": ["boolean"],
     }
 
     def __init__(
@@ -150,6 +162,8 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         verbose_interval=10,
         client=None,
         persist="auto",
+        checkpoint=None,
+        resume=False,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -167,6 +181,8 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         self.verbose_interval = verbose_interval
         self.client = client
         self.persist = persist
+        self.checkpoint = checkpoint
+        self.resume = resume
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -240,15 +256,31 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
     def _run(self, X, passes, spec, base_seed, do_init):
         started = time.perf_counter()
         try:
-            if do_init:
+            fingerprint = self._fingerprint(passes)
+            resumed = (
+                load_checkpoint(self.checkpoint, fingerprint)
+                if self.checkpoint is not None and self.resume
+                else None
+            )
+            if resumed is not None:
+                progress, origin = resumed
+                inits = [r.params for r in progress.results]
+            elif do_init:
                 inits, origin = initialize(passes, spec, base_seed, self.n_init)
-                start_bound = -np.inf
+                progress = None
             else:
                 inits = [self._params()]
                 origin = representable_origin(self._origin(), passes.dtype)
-                start_bound = self.lower_bound_
+                progress = None
+            if progress is None:
+                start_bound = -np.inf if do_init else self.lower_bound_
+                progress = EMProgress(0, [EMResult(p) for p in inits], [start_bound] * len(inits))
+                self._save_checkpoint(progress, origin, fingerprint)
             if self.verbose:
-                print(f"Fitting {len(inits)} initialisation(s) on {passes.n_samples} rows")
+                print(
+                    f"Fitting {len(inits)} initialisation(s) on {passes.n_samples} rows"
+                    + (f", resumed after iteration {progress.iteration}" if resumed else "")
+                )
             if self.max_iter == 0:
                 results = [EMResult(p) for p in inits]
             else:
@@ -259,8 +291,9 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                     tol=self.tol,
                     max_iter=self.max_iter,
                     reg_covar=self.reg_covar,
-                    lower_bound=start_bound,
                     on_iteration=self._report if self.verbose >= 2 else None,
+                    progress=progress,
+                    on_progress=lambda p: self._save_checkpoint(p, origin, fingerprint),
                 )
         finally:
             passes.close()
@@ -286,6 +319,24 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             )
         self.labels_ = self._estep(X, "labels")
         return self
+
+    def _fingerprint(self, passes) -> dict:
+        """What a checkpoint must share with the fit resuming it."""
+        return {
+            "n_samples": int(passes.n_samples),
+            "n_features": int(passes.n_features),
+            "dtype": str(np.dtype(passes.dtype)),
+            "n_components": int(self.n_components),
+            "covariance_type": self.covariance_type,
+            "tol": float(self.tol),
+            "reg_covar": float(self.reg_covar),
+            "n_init": int(self.n_init),
+            "init_params": self.init_params,
+        }
+
+    def _save_checkpoint(self, progress: EMProgress, origin, fingerprint: dict) -> None:
+        if self.checkpoint is not None:
+            save_checkpoint(self.checkpoint, progress, origin, fingerprint)
 
     def _fitted_like(self, n_features: int) -> bool:
         """Whether the current solution can start a fit of this shape (a warm start)."""

@@ -1,0 +1,76 @@
+"""Checkpoints: a fit stopped after any iteration and resumed gives the identical model."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import dask.array as da
+import numpy as np
+import pytest
+
+from distgmm import ConvergenceWarning, GaussianMixture, InvalidInputError
+
+FITTED = ("weights_", "means_", "covariances_", "precisions_cholesky_", "lower_bounds_")
+
+
+def assert_identical(a, b):
+    for name in FITTED:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.n_iter_ == b.n_iter_
+    assert a.converged_ == b.converged_
+
+
+def quiet_fit(X, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return GaussianMixture(3, random_state=0, n_init=2, **params).fit(X)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("stop_after", [0, 1, 4])
+def test_resumed_fit_is_bit_identical(tmp_path, make_mixture, covariance_type, stop_after):
+    X, _ = make_mixture(2000, seed=3)
+    settings = {"covariance_type": covariance_type, "tol": 0.0}
+    whole = quiet_fit(X, max_iter=8, **settings)
+    path = tmp_path / "fit.ckpt"
+    quiet_fit(X, max_iter=stop_after, checkpoint=path, **settings)  # "killed" here
+    # the checkpoint, not the seed, decides how the resumed fit goes on
+    resumed = quiet_fit(X, max_iter=8, checkpoint=path, resume=True, **settings)
+    assert_identical(resumed, whole)
+    assert os.listdir(tmp_path) == ["fit.ckpt"]  # no temporary file left
+
+
+def test_resume_on_a_cluster_with_dask_input(tmp_path, make_mixture, cluster2):
+    X, _ = make_mixture(3000, seed=4)
+    data = da.from_array(X, chunks=700)
+    whole = quiet_fit(data, max_iter=6, tol=0.0, client=cluster2)
+    path = tmp_path / "fit.ckpt"
+    quiet_fit(data, max_iter=2, tol=0.0, client=cluster2, checkpoint=path)
+    resumed = quiet_fit(data, max_iter=6, tol=0.0, client=cluster2, checkpoint=path, resume=True)
+    assert_identical(resumed, whole)
+
+
+def test_resume_after_convergence_and_without_a_file(tmp_path, make_mixture):
+    X, _ = make_mixture(1500, seed=5)
+    path = tmp_path / "fit.ckpt"
+    fresh = quiet_fit(X, checkpoint=path, resume=True)  # no file yet: starts afresh
+    assert fresh.converged_
+    assert_identical(fresh, quiet_fit(X))
+    again = quiet_fit(X, checkpoint=path, resume=True)  # nothing left to do
+    assert_identical(again, fresh)
+
+
+def test_checkpoint_from_other_settings_or_damaged_is_refused(tmp_path, make_mixture):
+    X, _ = make_mixture(1000, seed=6)
+    path = tmp_path / "fit.ckpt"
+    quiet_fit(X, max_iter=2, checkpoint=path)
+    with pytest.raises(InvalidInputError, match="covariance_type differ"):
+        quiet_fit(X, covariance_type="diag", checkpoint=path, resume=True)
+    with pytest.raises(InvalidInputError, match="n_samples differ"):
+        quiet_fit(X[:900], checkpoint=path, resume=True)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(InvalidInputError, match="not a readable distgmm checkpoint"):
+        quiet_fit(X, checkpoint=path, resume=True)
+    quiet_fit(X, max_iter=2, checkpoint=path)  # without resume, it is overwritten
+    quiet_fit(X, max_iter=3, checkpoint=path, resume=True)
