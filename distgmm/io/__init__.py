@@ -2,7 +2,7 @@
 
 Readers only look at metadata: the data are read chunk by chunk inside the tasks of each
 pass, so a dataset never needs to fit in memory. Chunks hold whole rows, about
-``chunk_bytes`` each (default 128 MiB), and keep float32 data float32.
+``chunk_bytes`` each (default 64 MiB), and keep float32 data float32.
 """
 
 from __future__ import annotations
