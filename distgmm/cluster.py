@@ -10,7 +10,10 @@ import dask
 __all__ = ["local_client", "resolve_client"]
 
 
-_LOCAL_SCHEDULERS = {"sync", "synchronous", "single-threaded", "threads", "threading"}
+#: The ``scheduler`` settings under which dask computes on a distributed client (a default
+#: client sets "dask.distributed"); any other (``"threads"``, ``"sync"``, a get function)
+#: means this process.
+_DISTRIBUTED_SCHEDULERS = (None, "dask.distributed", "distributed")
 
 
 def resolve_client(client: Any = None):
@@ -20,16 +23,16 @@ def resolve_client(client: Any = None):
     ----------
     client : None, distributed.Client or str
         ``None`` uses the client of the enclosing ``with Client(...)`` or ``get_client()``
-        context if there is one, unless Dask is told to use a local scheduler
-        (``dask.config.set(scheduler="threads")``, ``"sync"``, ...), as Dask itself does; a
-        string is a scheduler address to connect to.
+        context if there is one, unless Dask is told to use another scheduler
+        (``dask.config.set(scheduler="threads")``, ``"sync"``, a get function), as Dask
+        itself does; a string is a scheduler address to connect to.
 
     Returns
     -------
     distributed.Client or None
     """
     if client is None:
-        if dask.config.get("scheduler", None) in _LOCAL_SCHEDULERS:
+        if dask.config.get("scheduler", None) not in _DISTRIBUTED_SCHEDULERS:
             return None
         try:
             from distributed import default_client

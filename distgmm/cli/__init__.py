@@ -1,0 +1,91 @@
+"""The ``distgmm`` command line (kept at the edge: the library never imports it).
+
+Subcommands ``fit``, ``predict``, ``score``, ``select``, ``info`` and ``demo``. Results go to
+stderr as a few lines for humans, or with ``--json`` to stdout as exactly one JSON object.
+Errors are one line on stderr, ``distgmm: error: <message>``, and an exit code:
+
+====  ===============================================================================
+0     done
+1     the fit failed (singular covariance, empty component), or an unexpected error
+2     bad usage or bad input: arguments, missing or invalid data, model or output files
+3     the fit did not converge, with ``--require-converged`` (the model is still saved)
+130   interrupted (Ctrl-C); a checkpoint written so far is left intact
+====  ===============================================================================
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from ..errors import FitError
+from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, _error
+from ._options import _parser
+from ._runtime import _Output
+
+__all__ = ["main"]
+
+
+#: Input, output and model paths that are missing, taken or unusable: bad input (exit 2).
+_PATH_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+
+def _exit_code(err: BaseException) -> int:
+    if isinstance(err, FitError):  # before ValueError: a FitError is one
+        return EXIT_FAILED
+    if isinstance(err, (UsageError, ValueError, *_PATH_ERRORS)):
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def _describe(err: BaseException, code: int) -> str:
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        return f"{err.strerror}: {err.filename}"
+    text = str(err) or type(err).__name__
+    if code == EXIT_FAILED and not isinstance(err, FitError):
+        # Not one of ours: name it, and say how to see where it came from.
+        return f"{type(err).__name__}: {text} (run with --debug for the traceback)"
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``distgmm`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit code: 0 done, 1 the fit failed (or an unexpected error), 2 bad usage or
+        input, 3 not converged with ``--require-converged``, 130 interrupted.
+    """
+    args = _parser().parse_args(argv)
+    out = _Output(args.json)
+    try:
+        with out.guard():
+            return args.func(args, out)
+    except KeyboardInterrupt:
+        checkpoint = getattr(args, "checkpoint", None)
+        kept = (
+            f"; the checkpoint {checkpoint} is intact, rerun with --resume to continue"
+            if checkpoint and os.path.exists(checkpoint)
+            else ""
+        )
+        print(f"distgmm: interrupted{kept}", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        if args.debug:
+            raise
+        code = _exit_code(err)
+        _error(_describe(err, code))
+        return code

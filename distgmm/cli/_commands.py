@@ -1,0 +1,166 @@
+"""The commands ``predict``, ``score`` and ``info``, which use a saved model, and ``demo``.
+
+``fit`` and ``select`` are in :mod:`distgmm.cli._fitting`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from .. import GaussianMixture, load, local_client
+from ..io import output_format
+from ._errors import EXIT_OK
+from ._fitting import _criteria, _outcome
+from ._runtime import _check_features, _cluster, _dashboard, _exists, _open_data, _Output
+
+
+def _predict(args: argparse.Namespace, out: _Output) -> int:
+    gm = load(args.model)
+    X = _open_data(args)
+    _check_features(gm, X, args.data)
+    output_format(args.out)  # an unknown suffix fails here, before any cluster starts
+    if not args.overwrite and _exists(args.out):
+        raise FileExistsError(
+            errno.EEXIST, "The output exists; pass --overwrite to replace it", args.out
+        )
+    outputs = ["labels"] + ["probabilities"] * args.proba + ["log_likelihood"] * args.log_likelihood
+    start = time.perf_counter()
+    with _cluster(args, out) as client:
+        gm.set_params(client=client)
+        gm.write_predictions(
+            X,
+            args.out,
+            proba=args.proba,
+            log_likelihood=args.log_likelihood,
+            keep_columns=args.keep_columns,
+            overwrite=args.overwrite,
+        )
+    seconds = time.perf_counter() - start
+    out.say(f"wrote {', '.join(outputs)} of {X.shape[0]} rows to {args.out}, {seconds:.2f} s")
+    out.result(
+        {
+            "command": "predict",
+            "model": args.model,
+            "data": args.data,
+            "n_samples": X.shape[0],
+            "out": args.out,
+            "outputs": outputs,
+            "keep_columns": args.keep_columns or [],
+            "seconds": seconds,
+        }
+    )
+    return EXIT_OK
+
+
+def _score(args: argparse.Namespace, out: _Output) -> int:
+    gm = load(args.model)
+    X = _open_data(args)
+    _check_features(gm, X, args.data)
+    start = time.perf_counter()
+    with _cluster(args, out) as client:
+        criteria = _criteria(gm, X, client)
+    seconds = time.perf_counter() - start
+    out.say(
+        f"{X.shape[0]} rows of {args.data}: mean log-likelihood "
+        f"{criteria['mean_log_likelihood']:.6f}, BIC {criteria['bic']:.6g}, "
+        f"AIC {criteria['aic']:.6g}, {seconds:.2f} s"
+    )
+    out.result(
+        {
+            "command": "score",
+            "model": args.model,
+            "data": args.data,
+            "n_samples": X.shape[0],
+            "n_features": X.shape[1],
+            **criteria,
+            "seconds": seconds,
+        }
+    )
+    return EXIT_OK
+
+
+#: Not shown by ``info``: the initial arrays can be large, and verbosity is not a setting of
+#: the model.
+_INFO_HIDDEN_PARAMS = frozenset(
+    {"weights_init", "means_init", "precisions_init", "verbose", "verbose_interval"}
+)
+
+
+def _info(args: argparse.Namespace, out: _Output) -> int:
+    gm = load(args.model)  # validates the whole file first
+    with np.load(args.model, allow_pickle=False) as archive:
+        header = json.loads(archive["header"].item())
+    fit = header["fit"]
+    params = {
+        name: value for name, value in header["params"].items() if name not in _INFO_HIDDEN_PARAMS
+    }
+    out.say(
+        f"{args.model}: {gm.n_components} {gm.covariance_type} components, "
+        f"{gm.n_features_in_} features; distgmm {header['distgmm_version']}, "
+        f"created {header['created']}"
+    )
+    out.say(f"fit: {_outcome(gm)}")
+    if "feature_names_in_" in fit:
+        out.say(f"features: {', '.join(fit['feature_names_in_'])}")
+    out.say("component  weight    mean")
+    for k, (weight, mean) in enumerate(zip(gm.weights_, gm.means_, strict=True)):
+        shown = ", ".join(f"{v:.4g}" for v in mean[:8]) + (", ..." if len(mean) > 8 else "")
+        out.say(f"{k:>9}  {weight:.4f}    [{shown}]")
+    out.result(
+        {
+            "command": "info",
+            "model": args.model,
+            "covariance_type": gm.covariance_type,
+            "n_components": gm.n_components,
+            "n_features": gm.n_features_in_,
+            "converged": fit["converged"],
+            "n_iter": fit["n_iter"],
+            "lower_bound": fit["lower_bound"],
+            "distgmm_version": header["distgmm_version"],
+            "created": header["created"],
+            "format_version": header["format_version"],
+            "feature_names": fit.get("feature_names_in_"),
+            "params": params,
+            "weights": gm.weights_,
+            "means": gm.means_,
+        }
+    )
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace, out: _Output) -> int:
+    import dask.array as da
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(args.seed)
+    k, d, n = args.components, args.features, args.rows
+    centers = rng.normal(0.0, 8.0, size=(k, d))
+    labels = rng.integers(0, k, size=n)
+    data = centers[labels] + rng.standard_normal((n, d))
+    with tempfile.TemporaryDirectory(prefix="distgmm-demo-") as tmp:
+        path = f"{tmp}/demo.zarr"
+        da.from_array(data, chunks=(max(1, n // 8), d)).to_zarr(path)
+        print(f"wrote {n} x {d} rows from a {k}-component mixture to {path}", file=sys.stderr)
+        with local_client(n_workers=args.workers, threads_per_worker=1) as client:
+            print(f"local cluster: {_dashboard(client)}", file=sys.stderr)
+            X = da.from_zarr(path)
+            start = time.perf_counter()
+            gm = GaussianMixture(
+                k, covariance_type="full", random_state=args.seed, client=client, verbose=1
+            ).fit(X)
+            seconds = time.perf_counter() - start
+            found = gm.predict(X).compute()
+    ari = adjusted_rand_score(labels, found)
+    print(
+        f"fitted {k} components in {gm.n_iter_} iterations, {seconds:.2f} s "
+        f"(converged={gm.converged_}); mean log-likelihood {gm.lower_bound_:.4f}; "
+        f"adjusted Rand index against the true labels {ari:.4f}"
+    )
+    return 0 if gm.converged_ and ari > 0.9 else 1

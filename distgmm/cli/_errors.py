@@ -1,0 +1,29 @@
+"""Exit codes and the one-line error report, shared by every module of the command line.
+
+The table of exit codes is in the package docstring; which exception gets which code is
+decided in :func:`distgmm.cli.main`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NOT_CONVERGED = 3
+EXIT_INTERRUPTED = 130
+
+_ERROR_PREFIX = "distgmm: error: "
+
+
+class UsageError(Exception):
+    """Arguments that parse but do not go together; exit code 2."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _error(message: str) -> None:
+    print(f"{_ERROR_PREFIX}{_one_line(message)}", file=sys.stderr, flush=True)

@@ -1,0 +1,191 @@
+"""The fitting commands, ``fit`` and ``select``, and what they report of a fit."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+import warnings
+from typing import Any
+
+from .. import ConvergenceWarning, GaussianMixture
+from ..errors import FitError, InvalidInputError
+from ._errors import EXIT_NOT_CONVERGED, EXIT_OK, UsageError, _error, _one_line
+from ._runtime import _check_output_file, _cluster, _open_data, _Output, _progress
+
+
+def _estimator(args: argparse.Namespace, n_components: int, covariance: str, client, **extra):
+    return GaussianMixture(
+        n_components,
+        covariance_type=covariance,
+        tol=args.tol,
+        reg_covar=args.reg_covar,
+        max_iter=args.max_iter,
+        n_init=args.n_init,
+        init_params=args.init,
+        random_state=args.seed,
+        client=client,
+        **extra,
+    )
+
+
+def _fit_quietly(gm: GaussianMixture, X, label: str = "") -> float:
+    """Fit ``gm``; return the seconds taken. Non-convergence shows in ``converged_``."""
+    start = time.perf_counter()
+    with _progress(label), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(X)
+    return time.perf_counter() - start
+
+
+def _criteria(gm: GaussianMixture, X, client) -> dict[str, float]:
+    """Mean log-likelihood, BIC and AIC of ``gm`` on ``X`` from one pass over the data.
+
+    The same sum as ``gm.score``/``gm.bic``/``gm.aic``, which would take a pass each.
+    """
+    n = int(X.shape[0])
+    total = float(client.compute(gm.score_samples(X).sum()).result())
+    n_parameters = gm._n_parameters()  # the count bic() and aic() use
+    return {
+        "mean_log_likelihood": total / n,
+        "bic": -2.0 * total + n_parameters * math.log(n),
+        "aic": -2.0 * total + 2 * n_parameters,
+    }
+
+
+def _fit_record(gm: GaussianMixture) -> dict[str, Any]:
+    return {
+        "n_components": gm.n_components,
+        "covariance_type": gm.covariance_type,
+        "converged": bool(gm.converged_),
+        "n_iter": int(gm.n_iter_),
+        "lower_bound": float(gm.lower_bound_),
+    }
+
+
+def _converged_code(args: argparse.Namespace, gm: GaussianMixture, what: str) -> int:
+    if gm.converged_ or not args.require_converged:
+        return EXIT_OK
+    _error(
+        f"{what} did not converge in {gm.n_iter_} iterations (--require-converged); "
+        f"the model was saved to {args.out}. Raise --max-iter or --tol."
+    )
+    return EXIT_NOT_CONVERGED
+
+
+def _outcome(gm: GaussianMixture) -> str:
+    state = "converged after" if gm.converged_ else "did not converge in"
+    return f"{state} {gm.n_iter_} iterations, lower bound {gm.lower_bound_:.6f}"
+
+
+def _fit(args: argparse.Namespace, out: _Output) -> int:
+    if args.resume and not args.checkpoint:
+        raise UsageError("--resume continues from a checkpoint: give --checkpoint FILE.")
+    X = _open_data(args)
+    for path in (args.out, args.checkpoint):
+        if path is not None:
+            _check_output_file(path)
+    with _cluster(args, out) as client:
+        gm = _estimator(
+            args,
+            args.components,
+            args.covariance,
+            client,
+            checkpoint=args.checkpoint,
+            resume=args.resume,
+        )
+        if args.resume and os.path.exists(args.checkpoint):
+            out.say(f"resuming from the checkpoint {args.checkpoint}")
+        seconds = _fit_quietly(gm, X)
+        gm.save(args.out)
+    out.say(
+        f"fitted {gm.n_components} {gm.covariance_type} components to {X.shape[0]} x "
+        f"{X.shape[1]} rows of {args.data}: {_outcome(gm)}, {seconds:.2f} s; "
+        f"saved to {args.out}"
+    )
+    out.result(
+        {
+            "command": "fit",
+            "data": args.data,
+            "n_samples": X.shape[0],
+            "n_features": X.shape[1],
+            **_fit_record(gm),
+            "seconds": seconds,
+            "model": args.out,
+            "checkpoint": args.checkpoint,
+        }
+    )
+    return _converged_code(args, gm, "The fit")
+
+
+def _select(args: argparse.Namespace, out: _Output) -> int:
+    X = _open_data(args)
+    _check_output_file(args.out)
+    candidates = [(cov, k) for cov in args.covariance for k in args.components]
+    rows: list[dict[str, Any]] = []
+    best: GaussianMixture | None = None
+    best_score = math.inf
+    data_ok = False  # whether a candidate got through a whole pass over the data
+    start = time.perf_counter()
+    with _cluster(args, out) as client:
+        out.say(
+            f"{'covariance':<10} {'k':>4}  {'BIC':>14} {'AIC':>14} {'iterations':>10} "
+            f"{'converged':>9} {'seconds':>8}"
+        )
+        # One candidate after the other, each reading the data on every pass. Sharing the
+        # passes across candidates (run_em fits a batch per pass) is future work.
+        for cov, k in candidates:
+            gm = _estimator(args, k, cov, client)
+            row: dict[str, Any] = {"n_components": k, "covariance_type": cov}
+            try:
+                seconds = _fit_quietly(gm, X, f"{cov} k={k}: ")
+            except (FitError, InvalidInputError) as err:
+                # An input error before any candidate has read the data through is about
+                # the data, and would fail every candidate; later ones are about this
+                # candidate (e.g. fewer distinct rows than components). A FitError comes
+                # after a whole pass, so the data were fine.
+                if not isinstance(err, FitError) and not data_ok:
+                    raise
+                data_ok = True
+                failure = {"error_type": type(err).__name__, "error": _one_line(str(err))}
+                rows.append({**row, "status": "failed", **failure})
+                out.say(f"{cov:<10} {k:>4}  failed: {type(err).__name__}")
+                continue
+            data_ok = True
+            row = {**_fit_record(gm), "status": "ok", **_criteria(gm, X, client)}
+            row["seconds"] = seconds
+            rows.append(row)
+            out.say(
+                f"{cov:<10} {k:>4}  {row['bic']:>14.2f} {row['aic']:>14.2f} "
+                f"{gm.n_iter_:>10} {'yes' if gm.converged_ else 'NO':>9} {seconds:>8.2f}"
+            )
+            if row[args.criterion] < best_score:
+                best, best_score = gm, row[args.criterion]
+        if best is None:
+            raise FitError(
+                f"Every one of the {len(rows)} candidates failed; the last: {rows[-1]['error']}"
+            )
+        best.save(args.out)
+    out.say(
+        f"best by {args.criterion}: {best.covariance_type} k={best.n_components} "
+        f"({args.criterion} {best_score:.6g}); saved to {args.out}"
+    )
+    out.result(
+        {
+            "command": "select",
+            "data": args.data,
+            "n_samples": X.shape[0],
+            "n_features": X.shape[1],
+            "criterion": args.criterion,
+            "candidates": rows,
+            "best": {
+                "n_components": best.n_components,
+                "covariance_type": best.covariance_type,
+                args.criterion: best_score,
+            },
+            "seconds": time.perf_counter() - start,
+            "model": args.out,
+        }
+    )
+    return _converged_code(args, best, "The best candidate")

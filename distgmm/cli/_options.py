@@ -1,0 +1,254 @@
+"""The argument parser: its subcommands, the option groups they share, and argument types."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from .. import __version__
+from ..io import DEFAULT_CHUNK_BYTES
+from ..kernels import COVARIANCE_TYPES
+from ._commands import _demo, _info, _predict, _score
+from ._errors import _ERROR_PREFIX, EXIT_USAGE
+from ._fitting import _fit, _select
+
+_INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+_DATA_HELP = "Zarr, Parquet (file, folder or glob) or .npy data: a path or fsspec URL"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other error of the CLI."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{_ERROR_PREFIX}{message} (see '{self.prog} --help')\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not >= {low}")
+        return value
+
+    return parse
+
+
+def _float_at_least(low: float, strict: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"{text} is not {'>' if strict else '>='} {low:g}")
+        return value
+
+    return parse
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of names")
+    return names
+
+
+def _component_counts(text: str) -> list[int]:
+    """``"1..12"``, ``"2,4,8"`` or a mix such as ``"1..4,8,16"``: sorted, without repeats."""
+    counts: set[int] = set()
+    for part in text.split(","):
+        low, dots, high = part.strip().partition("..")
+        try:
+            first, last = int(low), int(high if dots else low)
+        except ValueError:
+            first = last = 0
+        if first < 1 or first > last:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a list of component counts >= 1 and ranges low..high, "
+                "such as 1..12, 2,4,8 or 1..4,8"
+            )
+        counts.update(range(first, last + 1))
+    return sorted(counts)
+
+
+def _covariance_types(text: str) -> list[str]:
+    types = _names(text)
+    unknown = [t for t in types if t not in COVARIANCE_TYPES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown covariance type(s) {', '.join(unknown)}; choose from "
+            f"{', '.join(COVARIANCE_TYPES)}"
+        )
+    return list(dict.fromkeys(types))
+
+
+def _output_options() -> argparse.ArgumentParser:
+    parent = _Parser(add_help=False)
+    group = parent.add_argument_group("output")
+    group.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout, and nothing else"
+    )
+    group.add_argument(
+        "--debug", action="store_true", help="show an error's traceback instead of one line"
+    )
+    return parent
+
+
+def _data_options() -> argparse.ArgumentParser:
+    """How to read DATA (the positional arguments are each command's own, in its order)."""
+    parent = _Parser(add_help=False)
+    which = parent.add_mutually_exclusive_group()
+    which.add_argument("--columns", type=_names, metavar="A,B,C", help="Parquet feature columns")
+    which.add_argument("--component", metavar="NAME", help="the array inside a Zarr group")
+    parent.add_argument(
+        "--chunk-mb",
+        type=_float_at_least(0.0, strict=True),
+        default=DEFAULT_CHUNK_BYTES / 2**20,
+        metavar="MB",
+        help="rows per task, in MiB (default: %(default)g)",
+    )
+    return parent
+
+
+def _fit_options() -> argparse.ArgumentParser:
+    parent = _Parser(add_help=False)
+    group = parent.add_argument_group("fitting")
+    default = "default: %(default)s"
+    group.add_argument("--max-iter", type=_int_at_least(0), default=100, metavar="N", help=default)
+    group.add_argument("--tol", type=_float_at_least(0.0), default=1e-3, metavar="X", help=default)
+    group.add_argument(
+        "--reg-covar", type=_float_at_least(0.0), default=1e-6, metavar="X", help=default
+    )
+    group.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help=default)
+    group.add_argument("--n-init", type=_int_at_least(1), default=1, metavar="N", help=default)
+    group.add_argument("--init", choices=_INIT_METHODS, default="kmeans", help=default)
+    group.add_argument(
+        "--require-converged",
+        action="store_true",
+        help="exit with code 3 if the fit did not converge (the model is still saved)",
+    )
+    return parent
+
+
+def _cluster_options() -> argparse.ArgumentParser:
+    parent = _Parser(add_help=False)
+    group = parent.add_argument_group(
+        "cluster", "default: DASK_SCHEDULER_ADDRESS if set, else a local cluster"
+    )
+    group.add_argument(
+        "--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786"
+    )
+    group.add_argument(
+        "--workers",
+        type=_int_at_least(1),
+        metavar="N",
+        help="local worker processes (default: one per core)",
+    )
+    group.add_argument(
+        "--threads-per-worker", type=_int_at_least(1), metavar="N", help="default: 1"
+    )
+    group.add_argument(
+        "--memory-limit", metavar="SIZE", help="per local worker, e.g. 2GB (default: auto)"
+    )
+    return parent
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="distgmm",
+        description="Gaussian mixture models on data larger than memory, fitted on Dask.",
+        epilog="Exit codes: 0 done, 1 fit failed, 2 bad usage or input, 3 not converged "
+        "(--require-converged), 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"distgmm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data, fitting = _data_options(), _fit_options()
+    cluster, output = _cluster_options(), _output_options()
+
+    fit = sub.add_parser(
+        "fit", parents=[data, fitting, cluster, output], help="fit a model and save it"
+    )
+    fit.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    fit.add_argument("-k", "--components", type=_int_at_least(1), default=8, help="default: 8")
+    fit.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full")
+    fit.add_argument("--out", default="model.npz", help="model file (default: model.npz)")
+    fit.add_argument("--checkpoint", metavar="FILE", help="save the EM state after every iteration")
+    fit.add_argument(
+        "--resume", action="store_true", help="continue from --checkpoint if it exists"
+    )
+    fit.set_defaults(func=_fit)
+
+    select = sub.add_parser(
+        "select",
+        parents=[data, fitting, cluster, output],
+        help="fit candidate models and save the best by BIC or AIC",
+    )
+    select.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    select.add_argument(
+        "-k",
+        "--components",
+        type=_component_counts,
+        default=_component_counts("1..12"),
+        metavar="COUNTS",
+        help="e.g. 1..12, 2,4,8 or 1..4,8 (default: 1..12)",
+    )
+    select.add_argument(
+        "--covariance",
+        type=_covariance_types,
+        default=list(COVARIANCE_TYPES),
+        metavar="TYPES",
+        help=f"comma list (default: {','.join(COVARIANCE_TYPES)})",
+    )
+    select.add_argument("--criterion", choices=("bic", "aic"), default="bic")
+    select.add_argument("--out", default="best.npz", help="model file (default: best.npz)")
+    select.set_defaults(func=_select)
+
+    predict = sub.add_parser(
+        "predict",
+        parents=[data, cluster, output],
+        help="write each row's component (and more) to Zarr or Parquet",
+    )
+    predict.add_argument("model", metavar="MODEL")
+    predict.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    predict.add_argument("--out", required=True, help="labels.zarr or labels.parquet")
+    predict.add_argument("--proba", action="store_true", help="also the probabilities")
+    predict.add_argument(
+        "--log-likelihood", action="store_true", help="also each row's log-likelihood"
+    )
+    predict.add_argument(
+        "--keep-columns",
+        type=_names,
+        metavar="A,B",
+        help="Parquet input columns to copy to the Parquet output, e.g. an id",
+    )
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    predict.set_defaults(func=_predict)
+
+    score = sub.add_parser(
+        "score",
+        parents=[data, cluster, output],
+        help="mean log-likelihood, BIC and AIC of a model on data",
+    )
+    score.add_argument("model", metavar="MODEL")
+    score.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    score.set_defaults(func=_score)
+
+    info = sub.add_parser("info", parents=[output], help="describe a model file")
+    info.add_argument("model", metavar="MODEL")
+    info.set_defaults(func=_info)
+
+    demo = sub.add_parser(
+        "demo", help="fit a synthetic Zarr dataset on a local cluster of processes"
+    )
+    demo.add_argument("--rows", type=int, default=200_000)
+    demo.add_argument("--features", type=int, default=8)
+    demo.add_argument("--components", type=int, default=5)
+    demo.add_argument("--workers", type=int, default=2)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=_demo, json=False, debug=False)
+    return parser

@@ -1,0 +1,214 @@
+"""What the commands run in: their output, the progress line, the cluster, and their data.
+
+Output goes to stderr as lines for humans or to stdout as one JSON object (``--json``); the
+cluster is a running one or a local one started for the command; data are opened lazily and
+output paths checked before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import importlib.util
+import json
+import logging
+import math
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dask
+import fsspec
+import numpy as np
+
+from .. import GaussianMixture, local_client
+from ..errors import InvalidInputError
+from ..io import open_dataset
+from ._errors import UsageError
+
+
+# ---------------------------------------------------------------------------- output
+class _Output:
+    """Where a command's results go: lines for humans on stderr, or JSON on stdout.
+
+    With ``--json``, anything else a library prints is sent to stderr (see
+    :meth:`guard`), so stdout holds exactly one JSON object.
+    """
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self._stdout = sys.stdout
+
+    def say(self, text: str) -> None:
+        if not self.as_json:
+            print(text, file=sys.stderr, flush=True)
+
+    def result(self, record: dict[str, Any]) -> None:
+        if self.as_json:
+            self._stdout.write(json.dumps(_jsonable(record), allow_nan=False) + "\n")
+            self._stdout.flush()
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        if not self.as_json:
+            yield
+            return
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays as Python ones and non-finite floats as null."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class _ProgressLine(logging.Handler):
+    """Shows the EM loop's per-iteration log records as one line rewritten in place."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(logging.INFO)
+        self.prefix = prefix
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(f"\r{self.prefix}{record.getMessage()}\x1b[K")
+        sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _progress(prefix: str = "") -> Iterator[None]:
+    """Per-iteration progress on stderr, only when stderr is a terminal.
+
+    Built on the ``distgmm.em`` logger's INFO record of each iteration, so the library
+    needs no callback for it; the line is cleared at the end for the summary.
+    """
+    if not sys.stderr.isatty():
+        yield
+        return
+    logger = logging.getLogger("distgmm.em")
+    handler = _ProgressLine(prefix)
+    saved = logger.level, logger.propagate
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    sys.stderr.write(f"\r{prefix}initialising\x1b[K")
+    sys.stderr.flush()
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
+# ---------------------------------------------------------------------------- cluster
+def _dashboard(client) -> str:
+    if importlib.util.find_spec("bokeh"):
+        return client.dashboard_link
+    return "no dashboard (pip install 'bokeh>=3.1' for one)"
+
+
+@contextlib.contextmanager
+def _cluster(args: argparse.Namespace, out: _Output) -> Iterator[Any]:
+    """The ``distributed.Client`` a command runs on, closed (with any cluster we started) after.
+
+    ``--scheduler`` connects to a running cluster; without it ``DASK_SCHEDULER_ADDRESS``
+    (Dask's ``scheduler-address`` setting) does, unless local cluster options are given;
+    otherwise a local cluster of worker processes lives for the duration of the command.
+    """
+    local_options = [args.workers, args.threads_per_worker, args.memory_limit]
+    local_given = any(option is not None for option in local_options)
+    if args.scheduler and local_given:
+        raise UsageError(
+            "--scheduler connects to a running cluster; --workers, --threads-per-worker "
+            "and --memory-limit configure a local one: give one or the other."
+        )
+    address = args.scheduler or (None if local_given else dask.config.get("scheduler-address"))
+    if address:
+        from distributed import Client
+
+        with Client(address) as client:
+            out.say(f"cluster: {address}, dashboard {client.dashboard_link}")
+            yield client
+        return
+    with warnings.catch_warnings(), contextlib.ExitStack() as stack:
+        # Dask's dashboard port taken: the link printed below names the one used instead.
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        with _sigint_ignored():
+            client = stack.enter_context(
+                local_client(
+                    n_workers=args.workers,
+                    threads_per_worker=args.threads_per_worker or 1,
+                    memory_limit=args.memory_limit or "auto",
+                )
+            )
+        workers = len(client.scheduler_info().get("workers", {}))
+        out.say(f"local cluster: {workers} worker process(es), {_dashboard(client)}")
+        yield client
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes start, so that they inherit that.
+
+    Ctrl-C signals the whole foreground process group: this process handles it (exit 130,
+    closing the cluster), where each worker would print its own KeyboardInterrupt traceback.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# ---------------------------------------------------------------------------- data and paths
+def _open_data(args: argparse.Namespace):
+    """The dataset as a lazy dask array; only metadata is read, so bad input fails fast."""
+    return open_dataset(
+        args.data,
+        columns=args.columns,
+        component=args.component,
+        chunk_bytes=max(1, int(args.chunk_mb * 2**20)),
+    )
+
+
+def _check_output_file(path: str) -> None:
+    """Fail before fitting, not after, if a file cannot be written there."""
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "The output is a directory", path)
+    parent = target.resolve().parent
+    if not parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "No such directory for the output", str(parent))
+
+
+def _check_features(gm: GaussianMixture, X, data: str) -> None:
+    if X.shape[1] != gm.n_features_in_:
+        raise InvalidInputError(
+            f"{data} has {X.shape[1]} feature column(s), but the model was fitted on "
+            f"{gm.n_features_in_}; select the same features (--columns, --component)."
+        )
+
+
+def _exists(path: str) -> bool:
+    fs, root = fsspec.core.url_to_fs(path)
+    return fs.exists(root.rstrip("/"))
