@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from typing import Any
 
 import numpy as np
 
+from ._npzfile import save_npz_atomic
 from .em import EMProgress, EMResult
 from .errors import InvalidInputError
 from .params import GaussianParams
@@ -62,18 +62,7 @@ def save_checkpoint(
         values = (p.weights, p.means, p.covariances, p.precisions_chol, result.lower_bounds)
         for name, value in zip(_ARRAYS, values, strict=True):
             arrays[f"m{i}_{name}"] = np.asarray(value, dtype=np.float64)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    save_npz_atomic(path, arrays, "the checkpoint")
 
 
 def load_checkpoint(

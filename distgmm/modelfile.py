@@ -58,7 +58,6 @@ import hashlib
 import json
 import math
 import os
-import secrets
 import zipfile
 import zlib
 from datetime import datetime, timezone
@@ -70,6 +69,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from . import kernels
+from ._npzfile import save_npz_atomic
 from .errors import InvalidInputError
 from .estimator import GaussianMixture
 from .params import GaussianParams
@@ -148,19 +148,7 @@ def save_model(estimator: GaussianMixture, path: str | os.PathLike[str]) -> None
     # The same checks as loading, so a file that saves always loads.
     _check(header, arrays, f"Cannot save the model to {target}")
     members = {_HEADER: np.array(json.dumps(header, allow_nan=False)), **arrays}
-    fd, temporary = _create_temporary(target)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            # A file object, not a path: np.savez would append ".npz" to a path without it.
-            np.savez(fh, **members)
-            fh.flush()
-            # Data on disk before the rename, so a crash cannot leave an empty file behind
-            # the new name.
-            os.fsync(fh.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    save_npz_atomic(target, members, "the model")
 
 
 def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
@@ -280,23 +268,6 @@ def _param_to_json(name: str, value: object) -> object:
     if isinstance(value, Real) and math.isfinite(value):
         return float(value)
     return _UNSTORABLE
-
-
-def _create_temporary(target: Path) -> tuple[int, Path]:
-    """A new file next to ``target``, open for writing: its descriptor and path."""
-    if not target.name:  # "/", ".": nothing to name the temporary file after
-        raise IsADirectoryError(errno.EISDIR, "Cannot save the model: is a directory", str(target))
-    # os.open with mode 0o666 rather than tempfile: the umask then applies as for any
-    # new file, where tempfile's 0o600 would survive the rename.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
-    try:
-        return os.open(temporary, flags, 0o666), temporary
-    except OSError as err:
-        # Name the file being saved, not the temporary one the user never asked for.
-        raise type(err)(
-            err.errno, f"Cannot save the model to {target}: {err.strerror}", str(target.parent)
-        ) from err
 
 
 def _sha256(arr: np.ndarray) -> str:
