@@ -164,6 +164,12 @@ def _block_stats(X, *weights, shared, block_info=None):
     return out
 
 
+def _chunk_task(row0, shared, X, *weights):
+    """Statistics of one chunk already in memory."""
+    models, origin = shared
+    return chunk_stats(X, models, origin, weights[0][:, 0] if weights else None, row0)
+
+
 def _block_take(X, rows, block_info=None):
     """The rows of ``rows`` (sorted global indices) that fall in this chunk."""
     start, stop = block_info[0]["array-location"][0]
@@ -191,7 +197,9 @@ class DaskPasses:
     chunk task depends on, so the parameters cross the network once per worker and pass.
     The data are persisted in the cluster's memory when they fit (``persist='auto'``),
     otherwise every pass reads them from their source again; either way the graph of a pass
-    is built afresh from the array's own, so it does not grow with the iterations.
+    is built afresh from the array's own, so it does not grow with the iterations. Chunks
+    already in memory (persisted, or scattered: ``in_memory=True``) have nothing to fuse,
+    and their tasks are built on the chunks' keys directly.
     """
 
     def __init__(
@@ -200,6 +208,7 @@ class DaskPasses:
         sample_weight: da.Array | None = None,
         client=None,
         persist: bool | str = "auto",
+        in_memory: bool = False,
     ) -> None:
         if X.numblocks[1] != 1:
             X = X.rechunk({1: -1})  # the kernels need whole rows
@@ -214,6 +223,14 @@ class DaskPasses:
         self.X = X
         self._arrays = (X,) if sample_weight is None else (X, sample_weight)
         self._per_chunk = ((1,) * X.numblocks[0], (1,))
+        # Chunks already in memory have no read to fuse: their tasks are built directly on
+        # the chunks' keys, which spares the blockwise optimisation of every pass (measured
+        # ~20 ms a pass, a fifth of an iteration on 200k x 64).
+        self._blocks = (
+            list(zip(*(a.to_delayed().ravel() for a in self._arrays), strict=True))
+            if self.persisted or in_memory
+            else None
+        )
         self._stack = ExitStack()
         if client is None:  # local threads: keep BLAS single-threaded per task
             self._stack.enter_context(single_threaded_blas())
@@ -251,8 +268,13 @@ class DaskPasses:
         # One key holds the parameters; every chunk task depends on it rather than embedding
         # its own copy, so they are shipped once per worker.
         shared = delayed((list(models), origin), traverse=False)
-        per_chunk = self._map_chunks(_block_stats, *self._arrays, shared=shared)
-        parts = list(per_chunk.to_delayed(optimize_graph=True).ravel())
+        if self._blocks is not None:
+            task = delayed(_chunk_task)
+            starts = np.concatenate([[0], np.cumsum(self.X.chunks[0])[:-1]]).tolist()
+            parts = [task(row0, shared, *b) for row0, b in zip(starts, self._blocks, strict=True)]
+        else:
+            per_chunk = self._map_chunks(_block_stats, *self._arrays, shared=shared)
+            parts = list(per_chunk.to_delayed(optimize_graph=True).ravel())
         return tree_reduce(parts, delayed(_combine_parts))
 
     def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Stats]:
@@ -316,7 +338,7 @@ def make_passes(
         X = _scattered(client, X, bounds)
         if sample_weight is not None:
             sample_weight = _scattered(client, np.asarray(sample_weight), bounds)
-        return DaskPasses(X, sample_weight, client=client, persist=False)
+        return DaskPasses(X, sample_weight, client=client, persist=False, in_memory=True)
     return InMemoryPasses(X, sample_weight)
 
 
