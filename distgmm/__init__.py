@@ -1,20 +1,36 @@
-"""distgmm: Gaussian mixture models fitted by EM on data larger than memory, on Dask."""
+"""distgmm: Gaussian mixture models fitted by EM on data larger than memory, on Dask.
 
-from .cluster import local_client
-from .errors import (
-    ConvergenceWarning,
-    DistGMMError,
-    EmptyComponentError,
-    InvalidInputError,
-    SingularCovarianceError,
-)
-from .estimator import GaussianMixture
-from .io import read_npy, read_parquet, read_zarr
-from .modelfile import load_model as load
+The estimator, readers and model files are imported on first use: worker processes import
+this package to run the kernels, and should not pay for scikit-learn and pyarrow (~130 MB
+per worker) unless they need them.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from .errors import DistGMMError, EmptyComponentError, InvalidInputError, SingularCovarianceError
 from .params import GaussianParams
 from .stats import Stats
 
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from .cluster import local_client
+    from .errors import ConvergenceWarning
+    from .estimator import GaussianMixture
+    from .io import read_npy, read_parquet, read_zarr
+    from .modelfile import load_model as load
+
 __version__ = "0.1.0"
+
+#: Public name -> (module, attribute) of the names imported on first use.
+_LAZY = {
+    "ConvergenceWarning": (".errors", "ConvergenceWarning"),
+    "GaussianMixture": (".estimator", "GaussianMixture"),
+    "load": (".modelfile", "load_model"),
+    "local_client": (".cluster", "local_client"),
+    "read_npy": (".io", "read_npy"),
+    "read_parquet": (".io", "read_parquet"),
+    "read_zarr": (".io", "read_zarr"),
+}
 
 __all__ = [
     "ConvergenceWarning",
@@ -32,3 +48,16 @@ __all__ = [
     "read_parquet",
     "read_zarr",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        value = getattr(import_module(module, __name__), attribute)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -6,7 +6,10 @@ against scikit-learn's ``except ValueError`` keeps working.
 
 from __future__ import annotations
 
-from sklearn.exceptions import ConvergenceWarning
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sklearn.exceptions import ConvergenceWarning
 
 __all__ = [
     "ConvergenceWarning",
@@ -20,6 +23,16 @@ _FIX = (
     "Try to decrease the number of components, increase reg_covar, "
     "use another initialisation (init_params, random_state) or scale the input data."
 )
+
+
+def __getattr__(name: str):
+    # scikit-learn's own warning class, imported on first use: importing scikit-learn costs
+    # ~100 MB, which every worker process would pay just to run the kernels.
+    if name == "ConvergenceWarning":
+        from sklearn.exceptions import ConvergenceWarning
+
+        return ConvergenceWarning
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class DistGMMError(ValueError):
