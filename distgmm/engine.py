@@ -156,11 +156,8 @@ class InMemoryPasses:
 
 def _block_stats(X, *weights, shared, block_info=None):
     """Statistics of one chunk, wrapped in a (1, 1) object array for ``map_blocks``."""
-    models, origin = shared
-    row0 = block_info[0]["array-location"][0][0]
-    stats = chunk_stats(X, models, origin, weights[0][:, 0] if weights else None, row0)
     out = np.empty((1, 1), dtype=object)
-    out[0, 0] = stats
+    out[0, 0] = _chunk_task(block_info[0]["array-location"][0][0], shared, X, *weights)
     return out
 
 
@@ -226,8 +223,9 @@ class DaskPasses:
         # Chunks already in memory have no read to fuse: their tasks are built directly on
         # the chunks' keys, which spares the blockwise optimisation of every pass (measured
         # ~20 ms a pass, a fifth of an iteration on 200k x 64).
+        starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).tolist()
         self._blocks = (
-            list(zip(*(a.to_delayed().ravel() for a in self._arrays), strict=True))
+            list(zip(starts, *(a.to_delayed().ravel() for a in self._arrays), strict=True))
             if self.persisted or in_memory
             else None
         )
@@ -270,8 +268,7 @@ class DaskPasses:
         shared = delayed((list(models), origin), traverse=False)
         if self._blocks is not None:
             task = delayed(_chunk_task)
-            starts = np.concatenate([[0], np.cumsum(self.X.chunks[0])[:-1]]).tolist()
-            parts = [task(row0, shared, *b) for row0, b in zip(starts, self._blocks, strict=True)]
+            parts = [task(row0, shared, *blocks) for row0, *blocks in self._blocks]
         else:
             per_chunk = self._map_chunks(_block_stats, *self._arrays, shared=shared)
             parts = list(per_chunk.to_delayed(optimize_graph=True).ravel())

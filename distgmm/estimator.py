@@ -25,7 +25,12 @@ from .engine import make_passes
 from .errors import ConvergenceWarning, DistGMMError, InvalidInputError, SingularCovarianceError
 from .init import INIT_METHODS, InitSpec, initialize
 from .io import parquet_source, write_predictions
-from .kernels.chunk import chunk_weighted_log_prob, prepare_em, representable_origin
+from .kernels.chunk import (
+    check_finite_rows,
+    chunk_weighted_log_prob,
+    prepare_em,
+    representable_origin,
+)
 from .params import GaussianParams
 
 __all__ = ["GaussianMixture"]
@@ -689,12 +694,7 @@ def _check_dask_X(estimator, X: da.Array, reset: bool) -> da.Array:
 
 def _finite_block_log_prob(X, model, origin, out: str):
     """:func:`chunk_weighted_log_prob` of a block, after checking it holds no NaN or inf."""
-    bad = X.shape[0] - int(np.isfinite(X).all(axis=1).sum())
-    if bad:
-        raise InvalidInputError(
-            f"Input X contains NaN or infinity in {bad} of the {X.shape[0]} rows of a chunk. "
-            "Remove or impute those rows first."
-        )
+    check_finite_rows(X, "of a chunk")
     return chunk_weighted_log_prob(X, model, origin, out)
 
 

@@ -9,6 +9,7 @@ carry key columns through row-aligned (``keep_columns``).
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import os
 import weakref
@@ -46,7 +47,7 @@ class ParquetRows:
         self.ndim = 2
         self._token = token
 
-    @property
+    @functools.cached_property
     def names(self) -> list[str]:
         """All column names of the files (features or not)."""
         with self.fs.open(self.files[0], "rb") as f:

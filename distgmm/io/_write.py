@@ -20,7 +20,7 @@ import zarr
 from dask import delayed
 
 from ..errors import InvalidInputError
-from ..kernels.chunk import PassModel, chunk_predictions
+from ..kernels.chunk import PassModel, check_finite_rows, chunk_predictions
 from ._common import DEFAULT_CHUNK_BYTES, atomic_output, chunk_rows
 from ._parquet import ParquetRows
 from ._zarr import store_of
@@ -166,12 +166,7 @@ def _zarr_target(group, name: str, n_rows: int, rows: int, model: PassModel):
 
 
 def _predict_block(X, outs, model, origin, row0: int):
-    bad = X.shape[0] - int(np.isfinite(X).all(axis=1).sum())
-    if bad:
-        raise InvalidInputError(
-            f"Input X contains NaN or infinity in {bad} of the rows {row0} to "
-            f"{row0 + X.shape[0] - 1}. Remove or impute those rows first."
-        )
+    check_finite_rows(X, f"{row0} to {row0 + X.shape[0] - 1}")
     return chunk_predictions(X, model, origin, [_OUTPUTS[o] for o in outs])
 
 

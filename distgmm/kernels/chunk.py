@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InvalidInputError
 from ..params import GaussianParams
 from ..stats import Stats
 from . import get
@@ -305,6 +306,19 @@ def chunk_weighted_log_prob(
         ``(n_rows,)`` int64 labels or float64 scores, or ``(n_rows, K)`` float64.
     """
     return chunk_predictions(X, model, origin, (out,))[0]
+
+
+def check_finite_rows(X: np.ndarray, where: str) -> None:
+    """Raise if a chunk of ``X`` holds NaN or inf (inference cannot fold this into a pass).
+
+    ``where`` says which rows they are, e.g. "of a chunk" or "900 to 1199".
+    """
+    bad = X.shape[0] - int(np.isfinite(X).all(axis=1).sum())
+    if bad:
+        raise InvalidInputError(
+            f"Input X contains NaN or infinity in {bad} of the {X.shape[0]} rows {where}. "
+            "Remove or impute those rows first."
+        )
 
 
 def chunk_predictions(
