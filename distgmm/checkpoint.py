@@ -22,7 +22,7 @@ from .em import EMProgress, EMResult
 from .errors import InvalidInputError
 from .params import GaussianParams
 
-__all__ = ["load_checkpoint", "save_checkpoint"]
+__all__ = ["checkpoint_iteration", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "distgmm-checkpoint"
 FORMAT_VERSION = 1
@@ -79,18 +79,7 @@ def load_checkpoint(
     path = os.fspath(path)
     if not os.path.exists(path):
         return None
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            contents = {name: archive[name] for name in archive.files}
-        header = json.loads(str(contents.pop("header")))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
-        raise InvalidInputError(
-            f"{path} is not a readable distgmm checkpoint ({err}); delete it to start afresh."
-        ) from err
-    if header.get("format") != FORMAT or header.get("format_version") != FORMAT_VERSION:
-        raise InvalidInputError(
-            f"{path} is not a distgmm checkpoint of format version {FORMAT_VERSION}."
-        )
+    header, contents = _read(path)
     if header["fingerprint"] != fingerprint:
         differ = sorted(
             k
@@ -112,3 +101,27 @@ def load_checkpoint(
     except (KeyError, TypeError, ValueError) as err:
         raise InvalidInputError(f"{path} is a damaged distgmm checkpoint ({err}).") from err
     return progress, contents["origin"]
+
+
+def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            contents = {name: archive[name] for name in archive.files}
+        header = json.loads(str(contents.pop("header")))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
+        raise InvalidInputError(
+            f"{path} is not a readable distgmm checkpoint ({err}); delete it to start afresh."
+        ) from err
+    if header.get("format") != FORMAT or header.get("format_version") != FORMAT_VERSION:
+        raise InvalidInputError(
+            f"{path} is not a distgmm checkpoint of format version {FORMAT_VERSION}."
+        )
+    return header, contents
+
+
+def checkpoint_iteration(path: str | os.PathLike) -> int | None:
+    """The number of EM iterations the checkpoint at ``path`` holds; ``None`` if unreadable."""
+    try:
+        return int(_read(os.fspath(path))[0]["iteration"])
+    except (InvalidInputError, KeyError, TypeError, ValueError):
+        return None

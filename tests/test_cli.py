@@ -160,6 +160,8 @@ def test_version():
             id="predict-non-numeric-column",
         ),
         pytest.param(["fit", "{zarr}", "--resume"], id="resume-without-checkpoint"),
+        pytest.param(["make-data", "{zarr}", "--rows", "10"], id="make-data-output-exists"),
+        pytest.param(["make-data", "{root}/new.zarr", "--rows", "0"], id="make-data-rows-0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(data, args):
@@ -457,8 +459,8 @@ def test_killed_fit_resumes_bit_identically(tmp_path, scheduler, make_mixture):
     assert stdout == ""
     assert "Traceback" not in stderr
     assert [line for line in stderr.splitlines() if "interrupted" in line] == [
-        f"distgmm: interrupted; the checkpoint {checkpoint} is intact, rerun with --resume "
-        "to continue"
+        f"distgmm: interrupted; the checkpoint {checkpoint} (iteration {at_interrupt}) is "
+        "intact, rerun with --resume to continue"
     ]
     assert at_kill + 3 <= at_interrupt < 40
 

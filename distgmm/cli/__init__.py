@@ -9,6 +9,8 @@ Errors are one line on stderr, ``distgmm: error: <message>``, and an exit code:
 1     the fit failed (singular covariance, empty component), or an unexpected error
 2     bad usage or bad input: arguments, missing or invalid data, model or output files
 3     the fit did not converge, with ``--require-converged`` (the model is still saved)
+4     the cluster failed: its scheduler unreachable or lost, or tasks killed its workers;
+      a checkpoint written so far is left intact (rerun with ``--resume``)
 130   interrupted (Ctrl-C); a checkpoint written so far is left intact
 ====  ===============================================================================
 """
@@ -19,8 +21,17 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ..checkpoint import checkpoint_iteration
 from ..errors import FitError
-from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, _error
+from ._errors import (
+    EXIT_CLUSTER,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    ClusterError,
+    UsageError,
+    _error,
+)
 from ._options import _parser
 from ._runtime import _Output
 
@@ -67,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         The exit code: 0 done, 1 the fit failed (or an unexpected error), 2 bad usage or
-        input, 3 not converged with ``--require-converged``, 130 interrupted.
+        input, 3 not converged with ``--require-converged``, 4 the cluster failed,
+        130 interrupted.
     """
     args = _parser().parse_args(argv)
     out = _Output(args.json)
@@ -75,17 +87,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         with out.guard():
             return args.func(args, out)
     except KeyboardInterrupt:
-        checkpoint = getattr(args, "checkpoint", None)
-        kept = (
-            f"; the checkpoint {checkpoint} is intact, rerun with --resume to continue"
-            if checkpoint and os.path.exists(checkpoint)
-            else ""
-        )
-        print(f"distgmm: interrupted{kept}", file=sys.stderr, flush=True)
+        print(f"distgmm: interrupted{_checkpoint_kept(args)}", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
+    except ClusterError as err:
+        if args.debug:
+            raise
+        _error(f"{err}{_checkpoint_kept(args) or '; rerun the command when it is back'}")
+        return EXIT_CLUSTER
     except Exception as err:
         if args.debug:
             raise
         code = _exit_code(err)
         _error(_describe(err, code))
         return code
+
+
+def _checkpoint_kept(args) -> str:
+    """What to say of the checkpoint of an unfinished command, if it has one."""
+    checkpoint = getattr(args, "checkpoint", None)
+    if not checkpoint or not os.path.exists(checkpoint):
+        return ""
+    iteration = checkpoint_iteration(checkpoint)
+    state = f" (iteration {iteration})" if iteration is not None else ""
+    return f"; the checkpoint {checkpoint}{state} is intact, rerun with --resume to continue"

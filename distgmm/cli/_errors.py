@@ -12,6 +12,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NOT_CONVERGED = 3
+EXIT_CLUSTER = 4
 EXIT_INTERRUPTED = 130
 
 _ERROR_PREFIX = "distgmm: error: "
@@ -19,6 +20,11 @@ _ERROR_PREFIX = "distgmm: error: "
 
 class UsageError(Exception):
     """Arguments that parse but do not go together; exit code 2."""
+
+
+class ClusterError(Exception):
+    """The cluster failed the command: its scheduler is unreachable or lost, or its workers
+    keep dying; exit code 4. Rerunning (with ``--resume``) may succeed."""
 
 
 def _one_line(text: str) -> str:

@@ -9,7 +9,7 @@ import sys
 from .. import __version__
 from ..io import DEFAULT_CHUNK_BYTES
 from ..kernels import COVARIANCE_TYPES
-from ._commands import _demo, _info, _predict, _score
+from ._commands import _demo, _info, _make_data, _predict, _score
 from ._errors import _ERROR_PREFIX, EXIT_USAGE
 from ._fitting import _fit, _select
 
@@ -163,10 +163,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="distgmm",
         description="Gaussian mixture models on data larger than memory, fitted on Dask.",
         epilog="Exit codes: 0 done, 1 fit failed, 2 bad usage or input, 3 not converged "
-        "(--require-converged), 130 interrupted.",
+        "(--require-converged), 4 the cluster failed (rerun, with --resume), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"distgmm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    default = "default: %(default)s"
     data, fitting = _data_options(), _fit_options()
     cluster, output = _cluster_options(), _output_options()
 
@@ -242,13 +243,34 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("model", metavar="MODEL")
     info.set_defaults(func=_info)
 
+    make_data = sub.add_parser(
+        "make-data",
+        parents=[output],
+        help="write rows of a random Gaussian mixture to a new Zarr array",
+    )
+    make_data.add_argument("out", metavar="OUT", help="the Zarr array to create: path or URL")
+    make_data.add_argument("--rows", type=_int_at_least(1), default=1_000_000, help=default)
+    make_data.add_argument("--features", type=_int_at_least(1), default=16, help=default)
+    make_data.add_argument("-k", "--components", type=_int_at_least(1), default=8, help=default)
+    make_data.add_argument(
+        "--separation",
+        type=_float_at_least(0.0),
+        default=4.0,
+        metavar="X",
+        help="typical distance of the means, in noise standard deviations (default: "
+        "%(default)s; below ~4 the components overlap)",
+    )
+    make_data.add_argument("--seed", type=_int_at_least(0), default=0, help=default)
+    make_data.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    make_data.set_defaults(func=_make_data)
+
     demo = sub.add_parser(
         "demo", help="fit a synthetic Zarr dataset on a local cluster of processes"
     )
-    demo.add_argument("--rows", type=int, default=200_000)
-    demo.add_argument("--features", type=int, default=8)
-    demo.add_argument("--components", type=int, default=5)
-    demo.add_argument("--workers", type=int, default=2)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--rows", type=_int_at_least(1), default=200_000)
+    demo.add_argument("--features", type=_int_at_least(1), default=8)
+    demo.add_argument("--components", type=_int_at_least(1), default=5)
+    demo.add_argument("--workers", type=_int_at_least(1), default=2)
+    demo.add_argument("--seed", type=_int_at_least(0), default=0)
     demo.set_defaults(func=_demo, json=False, debug=False)
     return parser

@@ -29,7 +29,7 @@ import numpy as np
 from .. import GaussianMixture, local_client
 from ..errors import InvalidInputError
 from ..io import open_dataset
-from ._errors import UsageError
+from ._errors import ClusterError, UsageError, _one_line
 
 
 # ---------------------------------------------------------------------------- output
@@ -124,6 +124,10 @@ def _dashboard(client) -> str:
     return "no dashboard (pip install 'bokeh>=3.1' for one)"
 
 
+#: How long a command waits for the first worker of a running cluster to join.
+WORKER_WAIT_SECONDS = 120
+
+
 @contextlib.contextmanager
 def _cluster(args: argparse.Namespace, out: _Output) -> Iterator[Any]:
     """The ``distributed.Client`` a command runs on, closed (with any cluster we started) after.
@@ -131,6 +135,8 @@ def _cluster(args: argparse.Namespace, out: _Output) -> Iterator[Any]:
     ``--scheduler`` connects to a running cluster; without it ``DASK_SCHEDULER_ADDRESS``
     (Dask's ``scheduler-address`` setting) does, unless local cluster options are given;
     otherwise a local cluster of worker processes lives for the duration of the command.
+    A scheduler that cannot be reached or is lost, and tasks that keep killing their
+    workers, raise :class:`ClusterError`.
     """
     local_options = [args.workers, args.threads_per_worker, args.memory_limit]
     local_given = any(option is not None for option in local_options)
@@ -141,9 +147,7 @@ def _cluster(args: argparse.Namespace, out: _Output) -> Iterator[Any]:
         )
     address = args.scheduler or (None if local_given else dask.config.get("scheduler-address"))
     if address:
-        from distributed import Client
-
-        with Client(address) as client:
+        with _running_cluster(address) as client:
             out.say(f"cluster: {address}, dashboard {client.dashboard_link}")
             yield client
         return
@@ -160,7 +164,74 @@ def _cluster(args: argparse.Namespace, out: _Output) -> Iterator[Any]:
             )
         workers = len(client.scheduler_info().get("workers", {}))
         out.say(f"local cluster: {workers} worker process(es), {_dashboard(client)}")
-        yield client
+        with _cluster_failures(client, "the local cluster"):
+            yield client
+
+
+@contextlib.contextmanager
+def _running_cluster(address: str) -> Iterator[Any]:
+    """A client of the scheduler at ``address``, once at least one worker has joined."""
+    from distributed import Client
+
+    try:
+        client = Client(address)
+    except OSError as err:
+        raise ClusterError(
+            f"cannot reach a Dask scheduler at {address} ({_one_line(str(err))}); start the "
+            "cluster (see deploy/ in the distgmm repository) or correct --scheduler or "
+            "DASK_SCHEDULER_ADDRESS"
+        ) from err
+    try:
+        with _cluster_failures(client, f"the Dask scheduler at {address}"):
+            try:
+                client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+            except TimeoutError:
+                raise ClusterError(
+                    f"no worker joined the Dask scheduler at {address} within "
+                    f"{WORKER_WAIT_SECONDS} s; start workers (dask worker {address})"
+                ) from None
+            yield client
+    finally:
+        if client.status == "running":
+            client.close()
+        else:
+            # Closing a client that lost its scheduler cancels its reconnection attempts,
+            # which distributed logs as an error with a traceback; the one-line error
+            # this command reports says what happened.
+            with _quiet_loggers("distributed", "distributed.client"):
+                client.close(timeout=5)
+
+
+@contextlib.contextmanager
+def _cluster_failures(client, where: str) -> Iterator[None]:
+    """Turn the errors of a lost scheduler and of tasks that kill workers into ClusterError."""
+    from distributed import KilledWorker
+
+    try:
+        yield
+    except KilledWorker as err:
+        raise ClusterError(
+            f"a task of this command was running on each of the workers that died under it "
+            f"({_one_line(str(err))}); workers running out of memory is the usual cause: give "
+            "them more (--memory-limit, or the cluster's) or use smaller chunks (--chunk-mb)"
+        ) from err
+    except Exception as err:
+        if client.status == "running" and "connection-lost" not in str(err):
+            raise
+        raise ClusterError(f"lost the connection to {where} ({type(err).__name__})") from err
+
+
+@contextlib.contextmanager
+def _quiet_loggers(*names: str) -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 @contextlib.contextmanager
