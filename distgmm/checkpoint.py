@@ -120,7 +120,18 @@ def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 
 def checkpoint_iteration(path: str | os.PathLike) -> int | None:
-    """The number of EM iterations the checkpoint at ``path`` holds; ``None`` if unreadable."""
+    """How many EM iterations the checkpoint at ``path`` holds.
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    int or None
+        0 for a checkpoint written after the initialisation; ``None`` if there is no
+        readable distgmm checkpoint at ``path``.
+    """
     try:
         return int(_read(os.fspath(path))[0]["iteration"])
     except (InvalidInputError, KeyError, TypeError, ValueError):

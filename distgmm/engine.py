@@ -25,6 +25,7 @@ import psutil
 from dask import delayed
 from threadpoolctl import threadpool_limits
 
+from .errors import SchedulerLostError
 from .kernels.chunk import PassModel, chunk_stats
 from .stats import Stats
 
@@ -51,6 +52,9 @@ class Passes(Protocol):
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """The rows at the given global indices, as float64 numpy."""
+
+    def edge_rows(self, n: int) -> np.ndarray:
+        """The first and the last ``n`` rows as float64 numpy, reading only their chunks."""
 
     def close(self) -> None:
         """Release what the passes hold (persisted chunks, BLAS limits)."""
@@ -150,6 +154,9 @@ class InMemoryPasses:
     def take(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(self.X[rows], dtype=np.float64)
 
+    def edge_rows(self, n: int) -> np.ndarray:
+        return np.asarray(np.concatenate([self.X[:n], self.X[-n:]]), dtype=np.float64)
+
     def close(self) -> None:
         self._stack.close()
 
@@ -248,6 +255,12 @@ class DaskPasses:
 
     def _compute(self, graph):
         if self.client is not None:
+            if self.client.status != "running":
+                # A graph submitted while the client tries to reconnect to a lost scheduler
+                # waits out the reconnection timeout (30 s by default), only to be cancelled.
+                raise SchedulerLostError(
+                    f"The Dask client lost its scheduler (client status {self.client.status!r})."
+                )
             return self.client.compute(graph).result()
         return dask.compute(graph)[0]
 
@@ -285,6 +298,10 @@ class DaskPasses:
         out = np.empty((len(rows), self.n_features))
         out[order] = np.concatenate([p[0] for p in picked])
         return out
+
+    def edge_rows(self, n: int) -> np.ndarray:
+        edges = da.concatenate([self.X[:n], self.X[-n:]])  # slicing culls the other chunks
+        return np.asarray(self._compute(edges), dtype=np.float64)
 
     def close(self) -> None:
         self._stack.close()

@@ -16,6 +16,7 @@ __all__ = [
     "DistGMMError",
     "EmptyComponentError",
     "InvalidInputError",
+    "SchedulerLostError",
     "SingularCovarianceError",
 ]
 
@@ -39,6 +40,14 @@ class DistGMMError(ValueError):
     """Base class of every error distgmm raises on purpose."""
 
 
+class SchedulerLostError(ConnectionError):
+    """The Dask client lost its scheduler during a fit; the cluster's state is gone with it.
+
+    A ``ConnectionError``, not a :class:`DistGMMError`: nothing was wrong with the input or
+    the model. A fit with a ``checkpoint`` can be resumed on a new cluster.
+    """
+
+
 class InvalidInputError(DistGMMError):
     """The data or sample weights cannot be fitted as given (shape, dtype, NaN, size)."""
 
@@ -56,16 +65,23 @@ class SingularCovarianceError(FitError):
         Index of the failing component, ``None`` for the shared ``'tied'`` covariance.
     covariance_type : str
         The model's covariance type.
+    cause : str, optional
+        Why it is singular, when known better than the usual collapse.
     """
 
-    def __init__(self, component: int | None, covariance_type: str) -> None:
+    def __init__(
+        self, component: int | None, covariance_type: str, cause: str | None = None
+    ) -> None:
         self.component = component
         self.covariance_type = covariance_type
         which = "the tied covariance" if component is None else f"component {component}"
+        cause = cause or (
+            f"which happens when a component collapses onto a few identical or collinear "
+            f"points. {_FIX}"
+        )
         super().__init__(
             f"Fitting the mixture model failed because {which} ({covariance_type!r} covariance) "
-            "is singular or not positive definite, which happens when a component collapses "
-            f"onto a few identical or collinear points. {_FIX}"
+            f"is singular or not positive definite, {cause}"
         )
 
 

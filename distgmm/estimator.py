@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -327,7 +328,13 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
 
     def _fingerprint(self, passes) -> dict:
         """What a checkpoint must share with the fit resuming it."""
+        if self.checkpoint is None:
+            return {}
+        # Other data of the same shape (regenerated, replaced) must not resume a checkpoint;
+        # a digest of the first and last rows catches that, reading two chunks, not all.
+        edges = np.ascontiguousarray(passes.edge_rows(64))
         return {
+            "data_edges_sha256": hashlib.sha256(edges.tobytes()).hexdigest(),
             "n_samples": int(passes.n_samples),
             "n_features": int(passes.n_features),
             "dtype": str(np.dtype(passes.dtype)),

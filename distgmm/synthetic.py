@@ -76,13 +76,17 @@ def write_mixture_zarr(
     ----------
     path : str or PathLike
         The Zarr array to create: a local path or fsspec URL.
-    n_samples, n_features, n_components : int
-        Shape of the data, and number of mixture components.
+    n_samples : int
+        Rows to write.
+    n_features : int, default=16
+    n_components : int, default=8
+        Number of mixture components the rows are drawn from.
     separation : float, default=4.0
         Typical distance between component means, in noise standard deviations.
     seed : int, default=0
         The same arguments and seed give the same rows, bit for bit.
     dtype : dtype, default=float64
+        Of the stored array; rows are drawn in float64 and cast.
     overwrite : bool, default=False
         Replace an existing ``path``; otherwise that is a ``FileExistsError``.
     storage_options : dict, optional
@@ -129,7 +133,20 @@ def mixture_labels(
     separation: float = 4.0,
     seed: int = 0,
 ) -> np.ndarray:
-    """The component each row of :func:`write_mixture_zarr` with these arguments came from."""
+    """The component each row of :func:`write_mixture_zarr` with these arguments came from.
+
+    Computed without the rows, so a dataset's true labels cost no read of it.
+
+    Parameters
+    ----------
+    n_samples, n_features, n_components, separation, seed
+        As given to :func:`write_mixture_zarr`.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        Component indices, in row order.
+    """
     _check(n_samples, n_features, n_components, separation)
     weights, _, _ = _parameters(n_features, n_components, separation, seed)
     blocks = _blocks(n_samples)

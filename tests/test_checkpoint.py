@@ -69,6 +69,12 @@ def test_checkpoint_from_other_settings_or_damaged_is_refused(tmp_path, make_mix
         quiet_fit(X, covariance_type="diag", checkpoint=path, resume=True)
     with pytest.raises(InvalidInputError, match="n_samples differ"):
         quiet_fit(X[:900], checkpoint=path, resume=True)
+    other = X.copy()
+    other[-1] += 1.0  # the same shape, other data (regenerated, replaced)
+    with pytest.raises(InvalidInputError, match=r"\(data_edges_sha256 differ\)"):
+        quiet_fit(other, checkpoint=path, resume=True)
+    with pytest.raises(InvalidInputError, match=r"\(data_edges_sha256 differ\)"):
+        quiet_fit(da.from_array(other, chunks=(300, -1)), checkpoint=path, resume=True)
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(InvalidInputError, match="not a readable distgmm checkpoint"):
         quiet_fit(X, checkpoint=path, resume=True)

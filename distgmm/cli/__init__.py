@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClusterError as err:
         if args.debug:
             raise
-        _error(f"{err}{_checkpoint_kept(args) or '; rerun the command when it is back'}")
+        _error(f"{err}{_checkpoint_kept(args)}")
         return EXIT_CLUSTER
     except Exception as err:
         if args.debug:

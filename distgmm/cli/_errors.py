@@ -23,8 +23,10 @@ class UsageError(Exception):
 
 
 class ClusterError(Exception):
-    """The cluster failed the command: its scheduler is unreachable or lost, or its workers
-    keep dying; exit code 4. Rerunning (with ``--resume``) may succeed."""
+    """The cluster failed the command (scheduler unreachable or lost, workers gone); exit 4.
+
+    Rerunning the command, with ``--resume`` for a checkpointed fit, may succeed.
+    """
 
 
 def _one_line(text: str) -> str:

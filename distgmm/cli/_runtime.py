@@ -27,7 +27,7 @@ import fsspec
 import numpy as np
 
 from .. import GaussianMixture, local_client
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, SchedulerLostError
 from ..io import open_dataset
 from ._errors import ClusterError, UsageError, _one_line
 
@@ -179,7 +179,7 @@ def _running_cluster(address: str) -> Iterator[Any]:
         raise ClusterError(
             f"cannot reach a Dask scheduler at {address} ({_one_line(str(err))}); start the "
             "cluster (see deploy/ in the distgmm repository) or correct --scheduler or "
-            "DASK_SCHEDULER_ADDRESS"
+            "DASK_SCHEDULER_ADDRESS, then rerun the command"
         ) from err
     try:
         with _cluster_failures(client, f"the Dask scheduler at {address}"):
@@ -188,24 +188,26 @@ def _running_cluster(address: str) -> Iterator[Any]:
             except TimeoutError:
                 raise ClusterError(
                     f"no worker joined the Dask scheduler at {address} within "
-                    f"{WORKER_WAIT_SECONDS} s; start workers (dask worker {address})"
+                    f"{WORKER_WAIT_SECONDS} s; start workers (dask worker {address}), then "
+                    "rerun the command"
                 ) from None
             yield client
     finally:
-        if client.status == "running":
-            client.close()
-        else:
-            # Closing a client that lost its scheduler cancels its reconnection attempts,
-            # which distributed logs as an error with a traceback; the one-line error
-            # this command reports says what happened.
-            with _quiet_loggers("distributed", "distributed.client"):
-                client.close(timeout=5)
+        # Closing a client that lost its scheduler cancels its reconnection attempts, which
+        # distributed logs as an error with a traceback, and may time out: the one-line
+        # error of this command says what happened.
+        with _quiet_loggers("distributed", "distributed.client"), contextlib.suppress(Exception):
+            client.close(timeout=5)
 
 
 @contextlib.contextmanager
 def _cluster_failures(client, where: str) -> Iterator[None]:
-    """Turn the errors of a lost scheduler and of tasks that kill workers into ClusterError."""
+    """Turn what a lost scheduler, lost workers and tasks that kill workers raise into
+    :class:`ClusterError`, with what to do about each."""
     from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
+    from distributed.comm import CommClosedError
+    from distributed.scheduler import NoWorkerError
 
     try:
         yield
@@ -215,10 +217,21 @@ def _cluster_failures(client, where: str) -> Iterator[None]:
             f"({_one_line(str(err))}); workers running out of memory is the usual cause: give "
             "them more (--memory-limit, or the cluster's) or use smaller chunks (--chunk-mb)"
         ) from err
+    except NoWorkerError as err:
+        raise ClusterError(
+            f"{where} had no workers left ({_one_line(str(err))}); rerun the command once it "
+            "has workers again"
+        ) from err
     except Exception as err:
-        if client.status == "running" and "connection-lost" not in str(err):
+        lost = isinstance(err, (CommClosedError, SchedulerLostError)) or (
+            isinstance(err, FutureCancelledError) and "connection-lost" in err.reason
+        )
+        if not lost and client.status == "running":
             raise
-        raise ClusterError(f"lost the connection to {where} ({type(err).__name__})") from err
+        raise ClusterError(
+            f"lost the connection to {where} ({type(err).__name__}); rerun the command on a "
+            "running cluster"
+        ) from err
 
 
 @contextlib.contextmanager
