@@ -11,6 +11,7 @@ and stopped, by this module, by its own process id.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -23,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import dask
 import numpy as np
 import psutil
 import pytest
@@ -105,6 +107,8 @@ def localize(argv: list[str], *, port: int = 0, address: str = "", data: Path = 
 
 def executable(argv: list[str]) -> list[str]:
     """The console scripts of this environment, which the image has on its PATH."""
+    if os.sep in argv[0]:
+        return list(argv)
     script = Path(sys.executable).with_name(argv[0])
     return [str(script) if script.exists() else argv[0], *argv[1:]]
 
@@ -116,14 +120,22 @@ def free_port() -> int:
 
 
 class Processes:
-    """Processes this test started, each in its own session; stopped by their own ids."""
+    """Processes this test started, each in its own session; stopped by their own ids.
 
-    def __init__(self) -> None:
+    Their output goes to files in ``logs``, whose ends :meth:`logs` gives for an assertion
+    message: the scheduler's and workers' side of a failure.
+    """
+
+    def __init__(self, logs: Path) -> None:
         self.started: list[subprocess.Popen] = []
+        self.log_dir = logs
 
     def start(self, argv: list[str], **kwargs) -> subprocess.Popen:
-        kwargs.setdefault("stdout", subprocess.DEVNULL)
-        kwargs.setdefault("stderr", subprocess.DEVNULL)
+        if "stdout" not in kwargs or "stderr" not in kwargs:
+            name = "-".join(Path(arg).name for arg in argv[:2])
+            log = open(self.log_dir / f"{len(self.started):02d}-{name}.log", "w")  # noqa: SIM115
+            kwargs.setdefault("stdout", log)
+            kwargs.setdefault("stderr", subprocess.STDOUT if kwargs["stdout"] is log else log)
         proc = subprocess.Popen(
             executable(argv),
             env={**os.environ, **image_environment()},
@@ -131,7 +143,18 @@ class Processes:
             **kwargs,
         )
         self.started.append(proc)
+        for stream in ("stdout", "stderr"):
+            if hasattr(kwargs[stream], "close"):
+                kwargs[stream].close()  # the child has its own copy
         return proc
+
+    def logs(self, lines: int = 15) -> str:
+        """The last lines of every log, newest process first."""
+        parts = []
+        for path in sorted(self.log_dir.glob("*.log"), reverse=True):
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {path.name}\n" + "\n".join(tail))
+        return "\n".join(["", *parts])
 
     @staticmethod
     def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
@@ -217,8 +240,8 @@ def reference(data) -> GaussianMixture:
 
 
 @pytest.fixture(scope="module")
-def processes():
-    started = Processes()
+def processes(tmp_path_factory):
+    started = Processes(tmp_path_factory.mktemp("logs"))
     try:
         yield started
     finally:
@@ -260,6 +283,18 @@ def wait_for_iteration(checkpoint: Path, iteration: int, proc: subprocess.Popen)
         assert time.monotonic() < deadline, "the fit made no progress"
         time.sleep(0.02)
     return checkpoint_iteration(checkpoint)
+
+
+def wait_until_busy(watcher: Client, proc: subprocess.Popen) -> list[str]:
+    """The workers running a task of ``proc``'s fit, once some are: to fail it mid-pass."""
+    deadline = time.monotonic() + 120
+    while True:
+        busy = [worker for worker, tasks in watcher.processing().items() if tasks]
+        if busy:
+            return busy
+        assert proc.poll() is None, "the fit ended before the failure could be injected"
+        assert time.monotonic() < deadline, "no task of the fit ran"
+        time.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------- the files
@@ -322,7 +357,7 @@ def test_cli_fit_job_on_the_cluster(workers, data, reference, tmp_path):
     result = subprocess.run(
         executable(fit_job(folder, workers.address)), capture_output=True, text=True, timeout=300
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr + workers.processes.logs()
     record = json.loads(result.stdout)
     assert record["n_iter"] == reference.n_iter_ >= 5  # long enough to kill things mid-fit
     assert_same_model(folder / "model.npz", reference)
@@ -349,13 +384,11 @@ def test_worker_killed_mid_fit_gives_the_same_model(workers, data, reference, tm
     fit = workers.processes.start(fit_job(folder, workers.address), stderr=subprocess.PIPE)
     with Client(workers.address) as watcher:
         at_kill = wait_for_iteration(folder / "fit.ckpt", 2, fit)
-        busy: list[str] = []
-        while not busy:  # kill one that is running a task of the fit
-            busy = [w for w, tasks in watcher.processing().items() if tasks]
-        victim = workers.worker_process(busy[0], watcher)
-        Processes.kill(victim)
+        busy = wait_until_busy(watcher, fit)
+        Processes.kill(workers.worker_process(busy[0], watcher))
+        assert fit.poll() is None  # the worker died mid-fit
         _, stderr = fit.communicate(timeout=300)
-        assert fit.returncode == 0, stderr
+        assert fit.returncode == 0, stderr + workers.processes.logs()
         assert busy[0] not in watcher.scheduler_info(n_workers=-1)["workers"]
     assert at_kill < reference.n_iter_
     assert_same_model(folder / "model.npz", reference)
@@ -393,9 +426,15 @@ def test_scheduler_killed_then_resumed_on_a_new_cluster(processes, data, referen
         fit_job(folder, first.address), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     at_kill = wait_for_iteration(folder / "fit.ckpt", 2, fit)
-    Processes.kill(first.scheduler)
+    watcher = Client(first.address)
+    try:
+        wait_until_busy(watcher, fit)  # the scheduler dies with tasks of the fit running
+        Processes.kill(first.scheduler)
+    finally:
+        with contextlib.suppress(Exception):
+            watcher.close(timeout=5)
     stdout, stderr = fit.communicate(timeout=120)
-    assert fit.returncode == 4, stderr
+    assert fit.returncode == 4, stderr + processes.logs()
     assert stdout == ""
     assert "Traceback" not in stderr
     (line,) = stderr.splitlines()
@@ -412,7 +451,7 @@ def test_scheduler_killed_then_resumed_on_a_new_cluster(processes, data, referen
     result = subprocess.run(
         executable(fit_job(folder, second.address)), capture_output=True, text=True, timeout=300
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr + processes.logs()
     assert json.loads(result.stdout)["n_iter"] == reference.n_iter_
     assert_same_model(folder / "model.npz", reference)
 
@@ -432,6 +471,55 @@ def test_unreachable_scheduler_is_a_cluster_error(tmp_path, data):
     assert line.startswith(f"distgmm: error: cannot reach a Dask scheduler at {address}")
 
 
+def test_no_worker_joining_is_a_cluster_error(processes, data, tmp_path, monkeypatch, capsys):
+    from distgmm.cli import _runtime, main
+
+    port = free_port()
+    scheduler = processes.start(localize(compose_command("scheduler"), port=port))
+    address = f"tcp://127.0.0.1:{port}"
+    with Client(address, timeout=60):
+        pass  # the scheduler is up, and no worker will join it
+    monkeypatch.setattr(_runtime, "WORKER_WAIT_SECONDS", 1)
+    assert main(fit_job(run_folder(tmp_path, data), address)[1:]) == 4
+    Processes.kill(scheduler)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"distgmm: error: no worker joined the Dask scheduler at {address}")
+
+
+def _die() -> None:
+    os._exit(1)  # the worker process ends mid-task, as when the OS kills it for memory
+
+
+def test_tasks_that_kill_their_workers_are_a_cluster_error():
+    """Past ``allowed-failures``, distributed gives up on a task (KilledWorker): exit 4."""
+    from distgmm.cli._errors import ClusterError
+    from distgmm.cli._runtime import _cluster_failures
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        distgmm.local_client(1, memory_limit="1GiB", dashboard_address=None) as client,
+        pytest.raises(ClusterError, match=r"workers that died under it.*--chunk-mb"),
+        _cluster_failures(client, "the local cluster"),
+    ):
+        client.submit(_die, pure=False).result(timeout=120)
+
+
+def test_no_workers_left_is_a_cluster_error():
+    """Tasks waiting for workers past ``no-workers-timeout`` (set by the Slurm recipe)."""
+    from distgmm.cli._errors import ClusterError
+    from distgmm.cli._runtime import _cluster_failures
+
+    with (
+        dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}),
+        distgmm.local_client(n_workers=0, dashboard_address=None) as client,
+        pytest.raises(ClusterError, match="had no workers left"),
+        _cluster_failures(client, "the local cluster"),
+    ):
+        client.submit(sum, [1, 2], pure=False).result(timeout=120)
+
+
 def test_ten_concurrent_fits_from_separate_processes(workers, tmp_path):
     """Ten ``distgmm fit`` processes at once on one cluster, each on its own data."""
     jobs = []
@@ -448,7 +536,7 @@ def test_ten_concurrent_fits_from_separate_processes(workers, tmp_path):
     ]
     for proc, (_, expected, model) in zip(running, jobs, strict=True):
         stdout, stderr = proc.communicate(timeout=300)
-        assert proc.returncode == 0, stderr
+        assert proc.returncode == 0, stderr + workers.processes.logs()
         assert json.loads(stdout)["n_iter"] == expected.n_iter_
         fitted = distgmm.load(model)
         for name in PARAMETERS:
@@ -484,5 +572,5 @@ def test_slurm_job_scripts_run_the_fit(processes, data, reference, tmp_path):
             client.wait_for_workers(args.jobs, timeout=60)
         command = recipe.fit_command(cluster.scheduler_address, fit_args)
         result = subprocess.run(executable(command), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr + processes.logs()
     assert_same_model(folder / "model.npz", reference)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which halves the EM speed
 # (page faults on every large numpy temporary); the image in deploy/docker unsets it too.
@@ -47,10 +48,14 @@ def make_cluster(args: argparse.Namespace, **extra):
 
 def fit_command(scheduler_address: str, fit_args: list[str]) -> list[str]:
     """The ``distgmm fit`` command line, against the cluster's scheduler."""
-    return ["distgmm", "fit", *fit_args, "--scheduler", scheduler_address]
+    # distgmm of this interpreter's environment, which is also the one the jobs run
+    script = Path(sys.executable).with_name("distgmm")
+    distgmm = str(script) if script.exists() else "distgmm"
+    return [distgmm, "fit", *fit_args, "--scheduler", scheduler_address]
 
 
 def parser() -> argparse.ArgumentParser:
+    """This script's options; the defaults match the workers of deploy/docker."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--jobs", type=int, default=2, help="Slurm jobs, one worker each (2)")
     p.add_argument("--memory", default="2GiB", help="each worker's memory limit (2GiB)")
@@ -62,6 +67,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--wait", type=float, default=3600, help="seconds to wait for the first worker (3600)"
     )
+    p.add_argument(
+        "--no-workers-timeout",
+        default="10 minutes",
+        help="end the fit (exit 4) after this long without any worker, e.g. once every job "
+        "reached its walltime (10 minutes)",
+    )
     p.add_argument("fit_args", nargs=argparse.REMAINDER, help="-- then the distgmm fit arguments")
     return p
 
@@ -71,13 +82,26 @@ def main(argv: list[str] | None = None) -> int:
     fit_args = args.fit_args[1:] if args.fit_args[:1] == ["--"] else args.fit_args
     if not fit_args:
         parser().error("give the distgmm fit arguments after --, e.g. -- data.zarr -k 8")
+    import dask
     from distributed import Client
 
-    with make_cluster(args) as cluster, Client(cluster) as client:
+    # The scheduler lives in this process: with no workers left (every job ended), its
+    # tasks fail after this timeout, and distgmm exits with 4 and its checkpoint, where
+    # they would otherwise wait for ever.
+    timeout = {"distributed.scheduler.no-workers-timeout": args.no_workers_timeout}
+    with dask.config.set(timeout), make_cluster(args) as cluster, Client(cluster) as client:
         cluster.scale(jobs=args.jobs)
         print(f"dashboard: {cluster.dashboard_link}", file=sys.stderr, flush=True)
         # Jobs may queue for a while; distgmm itself waits only two minutes for workers.
-        client.wait_for_workers(1, timeout=args.wait)
+        try:
+            client.wait_for_workers(1, timeout=args.wait)
+        except TimeoutError:
+            print(
+                f"fit_on_slurm: error: no worker job started within {args.wait:g} s; see "
+                "squeue --me, and the jobs' output files",
+                file=sys.stderr,
+            )
+            return 4
         return subprocess.run(fit_command(cluster.scheduler_address, fit_args)).returncode
 
 
