@@ -15,7 +15,7 @@ from sklearn.cluster import kmeans_plusplus
 from . import kernels
 from .em import check_stats, m_step
 from .engine import Passes
-from .errors import EmptyComponentError, InvalidInputError
+from .errors import EmptyComponentError, InvalidInputError, SingularCovarianceError
 from .kernels.chunk import chunk_stats, prepare_kmeans, prepare_random, representable_origin
 from .params import GaussianParams
 
@@ -109,12 +109,21 @@ def _from_points(spec: InitSpec, points: np.ndarray) -> GaussianParams:
     # As scikit-learn: responsibilities one-hot on K data points give those points as means,
     # equal weights and reg_covar·I as covariances.
     k, d = points.shape
-    return GaussianParams.from_covariances(
-        spec.covariance_type,
-        np.full(k, 1.0 / k),
-        points,
-        _isotropic(spec.covariance_type, k, d, spec.reg_covar),
-    )
+    try:
+        return GaussianParams.from_covariances(
+            spec.covariance_type,
+            np.full(k, 1.0 / k),
+            points,
+            _isotropic(spec.covariance_type, k, d, spec.reg_covar),
+        )
+    except SingularCovarianceError as err:
+        raise SingularCovarianceError(
+            err.component,
+            err.covariance_type,
+            f"from the start: init_params={spec.method!r} starts each component at one row "
+            f"with reg_covar * I as its covariance, and reg_covar={spec.reg_covar:g}. Use a "
+            "positive reg_covar, or init_params='kmeans' or 'random'.",
+        ) from None
 
 
 def _lloyd_step(stats, centers: np.ndarray) -> np.ndarray:

@@ -331,6 +331,18 @@ def test_constant_data_is_a_singular_covariance(covariance_type):
     assert which in str(info.value)
 
 
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
+def test_single_row_starts_without_reg_covar_say_so(init_params, make_mixture):
+    # Each component starts at one row with reg_covar * I: singular before any EM step.
+    X, _ = make_mixture(200, seed=3)
+    gm = GaussianMixture(3, init_params=init_params, reg_covar=0.0, random_state=0)
+    with pytest.raises(SingularCovarianceError) as info:
+        gm.fit(X)
+    assert info.value.component == 0
+    assert f"from the start: init_params='{init_params}'" in str(info.value)
+    assert "Use a positive reg_covar" in str(info.value)
+
+
 def test_spherical_singular_covariance_names_its_type():
     with pytest.raises(SingularCovarianceError, match="'spherical' covariance"):
         GaussianMixture(1, covariance_type="spherical", reg_covar=0.0).fit(np.ones((50, 3)))
