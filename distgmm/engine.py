@@ -191,6 +191,10 @@ def _combine_parts(*parts) -> list[Stats]:
     return combine_stats(*map(_unwrap, parts))
 
 
+#: How many times a pass is rerun after scattered chunks were lost with their workers.
+_RESCATTERS = 3
+
+
 class DaskPasses:
     """Passes over a dask array: one small graph per pass, chunk tasks plus a fixed tree.
 
@@ -202,18 +206,23 @@ class DaskPasses:
     The data are persisted in the cluster's memory when they fit (``persist='auto'``),
     otherwise every pass reads them from their source again; either way the graph of a pass
     is built afresh from the array's own, so it does not grow with the iterations. Chunks
-    already in memory (persisted, or scattered: ``in_memory=True``) have nothing to fuse,
-    and their tasks are built on the chunks' keys directly.
+    already in memory (persisted, or scattered numpy data) have nothing to fuse, and their
+    tasks are built on the chunks' keys directly. Scattered chunks lost with a worker are
+    scattered again and the pass rerun; persisted ones dask recomputes from their source.
     """
 
     def __init__(
         self,
-        X: da.Array,
+        X: da.Array | None,
         sample_weight: da.Array | None = None,
         client=None,
         persist: bool | str = "auto",
-        in_memory: bool = False,
+        scattered: _Scattered | None = None,
     ) -> None:
+        self._scattered = scattered
+        if scattered is not None:
+            X, sample_weight = scattered.send()
+            persist = False
         if X.numblocks[1] != 1:
             X = X.rechunk({1: -1})  # the kernels need whole rows
         if sample_weight is not None:
@@ -224,18 +233,7 @@ class DaskPasses:
         self.persisted = _should_persist(X, client) if persist == "auto" else bool(persist)
         if self.persisted:
             X, sample_weight = self._persist(X, sample_weight)
-        self.X = X
-        self._arrays = (X,) if sample_weight is None else (X, sample_weight)
-        self._per_chunk = ((1,) * X.numblocks[0], (1,))
-        # Chunks already in memory have no read to fuse: their tasks are built directly on
-        # the chunks' keys, which spares the blockwise optimisation of every pass (measured
-        # ~20 ms a pass, a fifth of an iteration on 200k x 64).
-        starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).tolist()
-        self._blocks = (
-            list(zip(starts, *(a.to_delayed().ravel() for a in self._arrays), strict=True))
-            if self.persisted or in_memory
-            else None
-        )
+        self._use(X, sample_weight)
         self._stack = ExitStack()
         if client is None:  # local threads: keep BLAS single-threaded per task
             self._stack.enter_context(single_threaded_blas())
@@ -245,6 +243,20 @@ class DaskPasses:
             X.dtype,
             X.numblocks[0],
             "persisted in memory" if self.persisted else "streamed from its source each pass",
+        )
+
+    def _use(self, X: da.Array, sample_weight: da.Array | None) -> None:
+        self.X = X
+        self._arrays = (X,) if sample_weight is None else (X, sample_weight)
+        self._per_chunk = ((1,) * X.numblocks[0], (1,))
+        # Chunks already in memory have no read to fuse: their tasks are built directly on
+        # the chunks' keys, which spares the blockwise optimisation of every pass (measured
+        # ~20 ms a pass, a fifth of an iteration on 200k x 64).
+        starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).tolist()
+        self._blocks = (
+            list(zip(starts, *(a.to_delayed().ravel() for a in self._arrays), strict=True))
+            if self.persisted or self._scattered is not None
+            else None
         )
 
     def _persist(self, *arrays):
@@ -287,21 +299,39 @@ class DaskPasses:
             parts = list(per_chunk.to_delayed(optimize_graph=True).ravel())
         return tree_reduce(parts, delayed(_combine_parts))
 
+    def _computed(self, build: Callable[[], Any], retries: int = _RESCATTERS):
+        """The result of the graph ``build()`` makes; made again after a re-scatter."""
+        try:
+            return self._compute(build())
+        except Exception:
+            lost = self._scattered.lost() if self._scattered is not None and retries else 0
+            if not lost:
+                raise
+            logger.warning(
+                "%d of %d scattered chunks were lost with their worker: sending them again, "
+                "and rerunning the pass",
+                lost,
+                len(self._scattered.futures),
+            )
+            self._use(*self._scattered.send())
+        return self._computed(build, retries - 1)
+
     def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Stats]:
-        return _unwrap(self._compute(self.graph(models, origin)))
+        return _unwrap(self._computed(lambda: self.graph(models, origin)))
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows)
         order = np.argsort(rows, kind="stable")
         wanted = delayed(rows[order], traverse=False)
-        picked = self._compute(self._map_chunks(_block_take, self.X, rows=wanted))
+        picked = self._computed(lambda: self._map_chunks(_block_take, self.X, rows=wanted))
         out = np.empty((len(rows), self.n_features))
         out[order] = np.concatenate([p[0] for p in picked])
         return out
 
     def edge_rows(self, n: int) -> np.ndarray:
-        edges = da.concatenate([self.X[:n], self.X[-n:]])  # slicing culls the other chunks
-        return np.asarray(self._compute(edges), dtype=np.float64)
+        # slicing culls the other chunks
+        edges = self._computed(lambda: da.concatenate([self.X[:n], self.X[-n:]]))
+        return np.asarray(edges, dtype=np.float64)
 
     def close(self) -> None:
         self._stack.close()
@@ -345,23 +375,52 @@ def make_passes(
             sample_weight = da.from_array(np.asarray(sample_weight), chunks=(X.chunks[0],))
         return DaskPasses(X, sample_weight, client=client, persist=persist)
     if client is not None:
-        # In-memory data go to the workers once, chunk by chunk; the scattered chunks are
-        # then the persisted copy.
-        rows = max(1, NUMPY_CHUNK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
-        bounds = [(s, min(s + rows, len(X))) for s in range(0, len(X), rows)]
-        X = _scattered(client, X, bounds)
-        if sample_weight is not None:
-            sample_weight = _scattered(client, np.asarray(sample_weight), bounds)
-        return DaskPasses(X, sample_weight, client=client, persist=False, in_memory=True)
+        return DaskPasses(None, client=client, scattered=_Scattered(client, X, sample_weight))
     return InMemoryPasses(X, sample_weight)
 
 
-def _scattered(client, array: np.ndarray, bounds: list[tuple[int, int]]) -> da.Array:
-    """A dask array whose chunks were sent to the workers (never embedded in a graph)."""
-    futures = client.scatter([array[start:stop] for start, stop in bounds])
-    return da.concatenate(
-        [
-            da.from_delayed(future, (stop - start, *array.shape[1:]), dtype=array.dtype)
-            for future, (start, stop) in zip(futures, bounds, strict=True)
-        ]
-    )
+class _Scattered:
+    """numpy data sent to the workers chunk by chunk (never embedded in a graph).
+
+    The scattered chunks are the cluster's only copy: a worker that dies takes its chunks
+    with it, and the passes that need them fail. This process still has the array, so
+    :meth:`send` can scatter them again.
+    """
+
+    def __init__(self, client, X: np.ndarray, sample_weight=None) -> None:
+        rows = max(1, NUMPY_CHUNK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
+        self.bounds = [(s, min(s + rows, len(X))) for s in range(0, len(X), rows)]
+        self.client = client
+        self.arrays = [X] if sample_weight is None else [X, np.asarray(sample_weight)]
+        self.futures: list = []
+
+    def send(self) -> tuple[da.Array, da.Array | None]:
+        """Scatter every chunk (again); the dask arrays of the data and the weights."""
+        again = bool(self.futures)
+        self.futures = []
+        out = []
+        for array in self.arrays:
+            # Fresh keys when sending again: the lost ones may linger in the scheduler.
+            futures = self.client.scatter(
+                [array[start:stop] for start, stop in self.bounds], hash=not again
+            )
+            self.futures += futures
+            out.append(
+                da.concatenate(
+                    [
+                        da.from_delayed(future, (stop - start, *array.shape[1:]), array.dtype)
+                        for future, (start, stop) in zip(futures, self.bounds, strict=True)
+                    ]
+                )
+            )
+        return out[0], (out[1] if len(out) > 1 else None)
+
+    def lost(self) -> int:
+        """How many scattered chunks no worker holds any more."""
+        gone = sum(future.status != "finished" for future in self.futures)
+        if gone:
+            return gone
+        # The client may not have heard yet: ask the scheduler (by key; a future's own
+        # methods raise once it is cancelled).
+        holders = self.client.who_has([future.key for future in self.futures])
+        return sum(not holders.get(future.key) for future in self.futures)

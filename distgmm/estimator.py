@@ -90,7 +90,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         scheduler (it is already in memory); dask input runs on the active ``distributed``
         client if there is one, else on dask's default scheduler. A client, or a scheduler
         address to connect to, runs every input on that cluster (numpy input is scattered
-        to the workers chunk by chunk).
+        to the workers chunk by chunk, and scattered again if a worker dies with some).
     persist : bool or 'auto', default='auto'
         For dask input, whether to keep the data in (cluster) memory between passes.
         'auto' persists when the data take at most half of the memory available (the

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import numpy as np
 import psutil
 import pytest
 import yaml
+import zarr
 from distributed import Client, get_task_stream
 
 import distgmm
@@ -276,23 +278,27 @@ def assert_same_model(path: Path, reference: GaussianMixture) -> None:
         np.testing.assert_array_equal(getattr(model, name), getattr(reference, name), name)
 
 
-def wait_for_iteration(checkpoint: Path, iteration: int, proc: subprocess.Popen) -> int:
+def running(fit: subprocess.Popen | threading.Thread) -> bool:
+    return fit.is_alive() if isinstance(fit, threading.Thread) else fit.poll() is None
+
+
+def wait_for_iteration(checkpoint: Path, iteration: int, fit) -> int:
     deadline = time.monotonic() + 240
     while (checkpoint_iteration(checkpoint) or 0) < iteration:
-        assert proc.poll() is None, "the fit ended before the failure could be injected"
+        assert running(fit), "the fit ended before the failure could be injected"
         assert time.monotonic() < deadline, "the fit made no progress"
         time.sleep(0.02)
     return checkpoint_iteration(checkpoint)
 
 
-def wait_until_busy(watcher: Client, proc: subprocess.Popen) -> list[str]:
-    """The workers running a task of ``proc``'s fit, once some are: to fail it mid-pass."""
+def wait_until_busy(watcher: Client, fit) -> list[str]:
+    """The workers running a task of the fit, once some are: to fail it mid-pass."""
     deadline = time.monotonic() + 120
     while True:
         busy = [worker for worker, tasks in watcher.processing().items() if tasks]
         if busy:
             return busy
-        assert proc.poll() is None, "the fit ended before the failure could be injected"
+        assert running(fit), "the fit ended before the failure could be injected"
         assert time.monotonic() < deadline, "no task of the fit ran"
         time.sleep(0.01)
 
@@ -392,6 +398,36 @@ def test_worker_killed_mid_fit_gives_the_same_model(workers, data, reference, tm
         assert busy[0] not in watcher.scheduler_info(n_workers=-1)["workers"]
     assert at_kill < reference.n_iter_
     assert_same_model(folder / "model.npz", reference)
+
+
+def test_numpy_chunks_lost_with_a_worker_are_scattered_again(workers, data, tmp_path, caplog):
+    """numpy input is scattered, the cluster's only copy; this process sends it again."""
+    X = zarr.open_array(data, mode="r")[:]
+    expected = GaussianMixture(8, random_state=0).fit(X)  # in process, the same chunks
+    failures = []
+    with Client(workers.address) as client:
+        gm = GaussianMixture(8, random_state=0, client=client, checkpoint=tmp_path / "ck")
+
+        def fit():
+            try:
+                gm.fit(X)
+            except Exception as err:
+                failures.append(err)
+
+        fitting = threading.Thread(target=fit)
+        fitting.start()
+        try:
+            at_kill = wait_for_iteration(tmp_path / "ck", 2, fitting)
+            busy = wait_until_busy(client, fitting)
+            Processes.kill(workers.worker_process(busy[0], client))
+            assert fitting.is_alive()
+        finally:
+            fitting.join(timeout=300)
+    assert not failures, failures
+    assert at_kill < expected.n_iter_
+    assert "scattered chunks were lost with their worker: sending them again" in caplog.text
+    for name in PARAMETERS:
+        np.testing.assert_array_equal(getattr(gm, name), getattr(expected, name), name)
 
 
 def test_restarted_worker_is_used_again(workers, data, reference):
