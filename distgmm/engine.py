@@ -191,6 +191,15 @@ def _combine_parts(*parts) -> list[Stats]:
     return combine_stats(*map(_unwrap, parts))
 
 
+def _whole_rows(X: da.Array, sample_weight: da.Array | None):
+    """Chunks of whole rows (the kernels need them), and weights as a column chunked alike."""
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    if sample_weight is not None:
+        sample_weight = da.asarray(sample_weight).rechunk((X.chunks[0],))[:, None]
+    return X, sample_weight
+
+
 #: How many times a pass is rerun after scattered chunks were lost with their workers.
 _RESCATTERS = 3
 
@@ -223,10 +232,7 @@ class DaskPasses:
         if scattered is not None:
             X, sample_weight = scattered.send()
             persist = False
-        if X.numblocks[1] != 1:
-            X = X.rechunk({1: -1})  # the kernels need whole rows
-        if sample_weight is not None:
-            sample_weight = da.asarray(sample_weight).rechunk((X.chunks[0],))[:, None]
+        X, sample_weight = _whole_rows(X, sample_weight)
         self.client = client
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
@@ -304,7 +310,11 @@ class DaskPasses:
         try:
             return self._compute(build())
         except Exception:
-            lost = self._scattered.lost() if self._scattered is not None and retries else 0
+            lost = (
+                self._scattered.lost()
+                if self._scattered is not None and retries and self.client.status == "running"
+                else 0
+            )
             if not lost:
                 raise
             logger.warning(
@@ -313,7 +323,7 @@ class DaskPasses:
                 lost,
                 len(self._scattered.futures),
             )
-            self._use(*self._scattered.send())
+            self._use(*_whole_rows(*self._scattered.send()))
         return self._computed(build, retries - 1)
 
     def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Stats]:

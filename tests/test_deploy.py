@@ -403,14 +403,15 @@ def test_worker_killed_mid_fit_gives_the_same_model(workers, data, reference, tm
 def test_numpy_chunks_lost_with_a_worker_are_scattered_again(workers, data, tmp_path, caplog):
     """numpy input is scattered, the cluster's only copy; this process sends it again."""
     X = zarr.open_array(data, mode="r")[:]
-    expected = GaussianMixture(8, random_state=0).fit(X)  # in process, the same chunks
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, len(X))  # scattered alike
+    expected = GaussianMixture(8, random_state=0).fit(X, sample_weight=weights)  # same chunks
     failures = []
     with Client(workers.address) as client:
         gm = GaussianMixture(8, random_state=0, client=client, checkpoint=tmp_path / "ck")
 
         def fit():
             try:
-                gm.fit(X)
+                gm.fit(X, sample_weight=weights)
             except Exception as err:
                 failures.append(err)
 
