@@ -20,6 +20,7 @@ import zarr
 
 import distgmm
 from distgmm import GaussianMixture
+from distgmm.checkpoint import checkpoint_iteration as saved_iteration
 
 
 def distgmm_command() -> list[str]:
@@ -63,11 +64,9 @@ def assert_one_error_line(result: subprocess.CompletedProcess, code: int) -> str
 
 
 def checkpoint_iteration(path: Path) -> int:
-    """The iteration a checkpoint was written after, from its JSON header; -1 if no file."""
-    if not path.exists():
-        return -1
-    with np.load(path, allow_pickle=False) as archive:
-        return json.loads(archive["header"].item())["iteration"]
+    """The iteration a checkpoint was written after; -1 if there is none (yet)."""
+    iteration = saved_iteration(path)
+    return -1 if iteration is None else iteration
 
 
 @pytest.fixture(scope="module")

@@ -202,8 +202,10 @@ def _running_cluster(address: str) -> Iterator[Any]:
 
 @contextlib.contextmanager
 def _cluster_failures(client, where: str) -> Iterator[None]:
-    """Turn what a lost scheduler, lost workers and tasks that kill workers raise into
-    :class:`ClusterError`, with what to do about each."""
+    """Raise :class:`ClusterError`, saying what to do, for what a failing cluster raises.
+
+    That is a lost scheduler, no workers left, and tasks that keep killing their workers.
+    """
     from distributed import KilledWorker
     from distributed.client import FutureCancelledError
     from distributed.comm import CommClosedError
