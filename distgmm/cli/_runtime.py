@@ -145,7 +145,10 @@ def _cluster(args: argparse.Namespace, out: _Output) -> Iterator[Any]:
             "--scheduler connects to a running cluster; --workers, --threads-per-worker "
             "and --memory-limit configure a local one: give one or the other."
         )
-    address = args.scheduler or (None if local_given else dask.config.get("scheduler-address"))
+    # dask has no default for this key (KeyError since 2026.8): absent means a local cluster.
+    address = args.scheduler or (
+        None if local_given else dask.config.get("scheduler-address", None)
+    )
     if address:
         with _running_cluster(address) as client:
             out.say(f"cluster: {address}, dashboard {client.dashboard_link}")
