@@ -24,6 +24,13 @@ _FIX = (
     "Try to decrease the number of components, increase reg_covar, "
     "use another initialisation (init_params, random_state) or scale the input data."
 )
+#: scikit-learn's sentence for a covariance that cannot be inverted, kept word for word so that
+#: code matching scikit-learn's message keeps working.
+SKLEARN_ILL_DEFINED = (
+    "Fitting the mixture model failed because some components have ill-defined empirical "
+    "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
+    "number of components, increase reg_covar, or scale the input data."
+)
 
 
 def __getattr__(name: str):
@@ -76,12 +83,12 @@ class SingularCovarianceError(FitError):
         self.covariance_type = covariance_type
         which = "the tied covariance" if component is None else f"component {component}"
         cause = cause or (
-            f"which happens when a component collapses onto a few identical or collinear "
-            f"points. {_FIX}"
+            "which happens when a component collapses onto a few identical or collinear "
+            "points; another initialisation (init_params, random_state) may also help."
         )
         super().__init__(
-            f"Fitting the mixture model failed because {which} ({covariance_type!r} covariance) "
-            f"is singular or not positive definite, {cause}"
+            f"{SKLEARN_ILL_DEFINED} Here {which} ({covariance_type!r} covariance) is singular "
+            f"or not positive definite, {cause}"
         )
 
 

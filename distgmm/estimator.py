@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -25,6 +26,7 @@ from .em import EMProgress, EMResult, IterationReport, run_em
 from .engine import make_passes
 from .errors import ConvergenceWarning, DistGMMError, InvalidInputError, SingularCovarianceError
 from .init import INIT_METHODS, InitSpec, initialize
+from .init_sklearn import initialize_like_sklearn
 from .io import parquet_source, write_predictions
 from .kernels.chunk import (
     check_finite_rows,
@@ -61,10 +63,14 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
     n_init : int, default=1
         Number of initialisations; the best fit is kept. The restarts share every data pass.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        'kmeans': k-means++ and Lloyd iterations on a uniform sample of rows, refined by up
-        to five Lloyd passes over all the data. 'k-means++': k-means++ centers from the
-        sample. 'random': uniformly random responsibilities. 'random_from_data': randomly
-        chosen rows as means.
+        How the restarts start. On numpy input, scikit-learn's own initialisation, drawn
+        from ``random_state`` in its order: 'kmeans' ``sklearn.cluster.KMeans`` labels,
+        'k-means++' ``kmeans_plusplus`` rows as means, 'random' uniformly random
+        responsibilities, 'random_from_data' randomly chosen rows as means. On dask input, an
+        out-of-core initialisation that does not depend on the chunking: k-means++ and Lloyd
+        iterations on a uniform sample of rows refined by Lloyd passes over all the data
+        ('kmeans'), k-means++ rows of the sample, responsibilities drawn by row index, or
+        rows chosen by index.
     weights_init : array-like of shape (n_components,), default=None
         Initial weights.
     means_init : array-like of shape (n_components, n_features), default=None
@@ -75,8 +81,9 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         ``(n_features, n_features)``, 'diag' ``(n_components, n_features)``,
         'spherical' ``(n_components,)``.
     random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation and :meth:`sample`. A fixed int gives bit-identical fits
-        whatever the number of workers.
+        Seeds the initialisation and :meth:`sample`. On numpy input, the same value gives
+        scikit-learn's fit. A fixed int gives bit-identical fits whatever the number of
+        workers (and, for dask input, the chunking).
     warm_start : bool, default=False
         Start ``fit`` from the last solution (``n_init`` is then ignored). A fit with another
         ``n_components`` or ``covariance_type`` starts afresh; other features are an error.
@@ -249,7 +256,9 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             )
         weights = _check_sample_weight(sample_weight, n_samples, lazy=isinstance(X, da.Array))
         spec = self._init_spec(X.shape[1]) if do_init else None
-        base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        # numpy input draws scikit-learn's start from this generator, in its order; dask
+        # input derives the seeds of its row-keyed draws from one integer of it.
+        random_state = check_random_state(self.random_state)
         with _connected(self.client) as client:
             passes = make_passes(
                 X,
@@ -257,9 +266,19 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 client=client if isinstance(X, da.Array) or self.client else None,
                 persist=self.persist,
             )
-            return self._run(X, passes, spec, base_seed, do_init)
+            start = functools.partial(self._start, X, passes, spec, random_state, weights)
+            return self._run(X, passes, start, do_init)
 
-    def _run(self, X, passes, spec, base_seed, do_init):
+    def _start(self, X, passes, spec: InitSpec, random_state, weights):
+        """Initial parameters of every restart, and the pass origin."""
+        if spec.fully_given:  # nothing to draw, as in scikit-learn
+            return initialize(passes, spec, 0, self.n_init)
+        if isinstance(X, da.Array):
+            base_seed = int(random_state.randint(np.iinfo(np.int32).max))
+            return initialize(passes, spec, base_seed, self.n_init)
+        return initialize_like_sklearn(X, spec, random_state, self.n_init, weights)
+
+    def _run(self, X, passes, start, do_init):
         started = time.perf_counter()
         try:
             fingerprint = self._fingerprint(passes)
@@ -272,7 +291,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 progress, origin = resumed
                 inits = [r.params for r in progress.results]
             elif do_init:
-                inits, origin = initialize(passes, spec, base_seed, self.n_init)
+                inits, origin = start()
                 progress = None
             else:
                 inits = [self._params()]
@@ -746,26 +765,36 @@ def _float64(value, problem: str) -> np.ndarray:
         raise InvalidInputError(f"{problem}: {err}") from err
 
 
-def _check_array_init(name: str, value, shape: tuple, simplex: bool = False):
+#: scikit-learn's names of the initial parameters in its messages.
+_SKLEARN_NAMES = {"weights_init": "weights", "means_init": "means"}
+
+
+def _check_array_init(name: str, value, shape: tuple, simplex: bool = False, sk_name=None):
+    """``value`` as float64 after scikit-learn's checks, in scikit-learn's words and then ours."""
     if value is None:
         return None
+    sk_name = sk_name or _SKLEARN_NAMES[name]
+    atol = 1e-6 if getattr(value, "dtype", None) == np.float32 else 1e-8  # scikit-learn's
     arr = _float64(value, f"The parameter '{name}' should be an array of numbers of shape {shape}")
     if arr.shape != tuple(shape):
         raise InvalidInputError(
-            f"The parameter '{name}' should have the shape of {shape}, but got {arr.shape}."
+            f"The parameter '{sk_name}' should have the shape of {shape}, but got {arr.shape} "
+            f"({name}; give one value per {'component' if len(shape) == 1 else 'entry'})."
         )
     if not np.isfinite(arr).all():
         raise InvalidInputError(f"The parameter '{name}' contains NaN or infinity.")
     if simplex:
         if (arr < 0).any() or (arr > 1).any():
+            # scikit-learn's sentence, whose labels are swapped; then the values named rightly.
             raise InvalidInputError(
-                f"The parameter '{name}' should be in the range [0, 1], but got "
-                f"min value {arr.min():.5f}, max value {arr.max():.5f}"
+                f"The parameter '{sk_name}' should be in the range [0, 1], but got max value "
+                f"{arr.min():.5f}, min value {arr.max():.5f} ({name}: the smallest is "
+                f"{arr.min():.5f}, the largest {arr.max():.5f})."
             )
-        if not np.allclose(arr.sum(), 1.0, rtol=0, atol=1e-6):
+        if not np.allclose(abs(1.0 - arr.sum()), 0.0, atol=atol):
             raise InvalidInputError(
-                f"The parameter '{name}' should be normalized, but got sum(weights) = "
-                f"{arr.sum():.5f}"
+                f"The parameter '{sk_name}' should be normalized, but got sum(weights) = "
+                f"{arr.sum():.5f} ({name} must sum to 1; divide them by their sum)."
             )
     return arr
 
@@ -773,25 +802,26 @@ def _check_array_init(name: str, value, shape: tuple, simplex: bool = False):
 def _check_precisions_init(value, covariance_type: str, n_components: int, n_features: int):
     """``precisions_init`` as float64, after checking it is symmetric and positive definite."""
     shape = kernels.get(covariance_type).covariance_shape(n_components, n_features)
-    arr = _check_array_init("precisions_init", value, shape)
+    sk_name = f"{covariance_type} precision"
+    arr = _check_array_init("precisions_init", value, shape, sk_name=sk_name)
     if arr is None:
         return None
-    if covariance_type in ("full", "tied") and not np.allclose(arr, np.swapaxes(arr, -1, -2)):
+    matrices = covariance_type in ("full", "tied")
+    sk_sentence = f"'{sk_name}' should be " + (
+        "symmetric, positive-definite" if matrices else "positive"
+    )
+    if matrices and not np.allclose(arr, np.swapaxes(arr, -1, -2)):
         raise InvalidInputError(
-            f"The parameter 'precisions_init' should be symmetric ({covariance_type!r} "
-            "precision matrices), but is not. Give inverse covariance matrices."
+            f"{sk_sentence} (precisions_init: the {covariance_type!r} precision matrices are "
+            "not symmetric). Give inverse covariance matrices."
         )
     try:
         kernels.get(covariance_type).precisions_chol_from_precisions(arr)
     except SingularCovarianceError as err:
         which = "the tied precision" if err.component is None else f"component {err.component}"
-        rule = (
-            "every value must be > 0"
-            if covariance_type in ("diag", "spherical")
-            else "every eigenvalue must be > 0"
-        )
+        rule = "every eigenvalue must be > 0" if matrices else "every value must be > 0"
         raise InvalidInputError(
-            f"The parameter 'precisions_init' should be positive definite, but {which} is not "
-            f"({covariance_type!r}: {rule}). Give inverse covariance matrices."
+            f"{sk_sentence} (precisions_init: positive definite, but {which} is not; {rule}). "
+            "Give inverse covariance matrices."
         ) from err
     return arr

@@ -19,7 +19,15 @@ from .errors import EmptyComponentError, InvalidInputError, SingularCovarianceEr
 from .kernels.chunk import chunk_stats, prepare_kmeans, prepare_random, representable_origin
 from .params import GaussianParams
 
-__all__ = ["INIT_METHODS", "InitSpec", "initialize", "pass_origin", "seeds"]
+__all__ = [
+    "INIT_METHODS",
+    "InitSpec",
+    "from_points",
+    "initialize",
+    "override",
+    "pass_origin",
+    "seeds",
+]
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 #: Rows drawn uniformly for k-means++ seeding and the in-memory Lloyd iterations.
@@ -105,7 +113,8 @@ def _isotropic(covariance_type: str, n_components: int, n_features: int, var: fl
     return np.full(shape, var)
 
 
-def _from_points(spec: InitSpec, points: np.ndarray) -> GaussianParams:
+def from_points(spec: InitSpec, points: np.ndarray) -> GaussianParams:
+    """One component per row of ``points``: its mean, ``reg_covar * I``, equal weights."""
     # As scikit-learn: responsibilities one-hot on K data points give those points as means,
     # equal weights and reg_covar·I as covariances.
     k, d = points.shape
@@ -199,7 +208,8 @@ def _random(passes: Passes, spec: InitSpec, origin, restart_seeds) -> list[Gauss
     return out
 
 
-def _override(spec: InitSpec, params: GaussianParams | None) -> GaussianParams:
+def override(spec: InitSpec, params: GaussianParams | None) -> GaussianParams:
+    """``params`` with the weights, means and precisions the user gave put in their place."""
     weights = spec.weights if spec.weights is not None else params.weights
     means = spec.means if spec.means is not None else params.means
     if spec.precisions is not None:
@@ -232,7 +242,7 @@ def initialize(
     """
     sample_seed, *restart_seeds = seeds(base_seed, n_init + 1)
     if spec.fully_given:  # every restart would be the same fit: run it once
-        return [_override(spec, None)], pass_origin(passes, spec, None)
+        return [override(spec, None)], pass_origin(passes, spec, None)
     sample = (
         _sample(passes, spec.n_components, sample_seed)
         if spec.method in ("kmeans", "k-means++")
@@ -242,9 +252,7 @@ def initialize(
     if spec.method == "kmeans":
         params = _kmeans(passes, spec, sample, origin, restart_seeds)
     elif spec.method == "k-means++":
-        params = [
-            _from_points(spec, _plusplus(sample, spec.n_components, s)) for s in restart_seeds
-        ]
+        params = [from_points(spec, _plusplus(sample, spec.n_components, s)) for s in restart_seeds]
     elif spec.method == "random_from_data":
         params = []
         for s in restart_seeds:
@@ -255,9 +263,9 @@ def initialize(
                     "Input X contains NaN or infinity in rows chosen as initial means. "
                     "Remove or impute those rows before fitting."
                 )
-            params.append(_from_points(spec, points))
+            params.append(from_points(spec, points))
     elif spec.method == "random":
         params = _random(passes, spec, origin, restart_seeds)
     else:
         raise ValueError(f"init_params must be one of {INIT_METHODS}, got {spec.method!r}")
-    return [_override(spec, p) for p in params], origin
+    return [override(spec, p) for p in params], origin

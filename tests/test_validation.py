@@ -217,8 +217,14 @@ def test_non_numeric_sample_weights(X):
 @pytest.mark.parametrize(("x_lazy", "w_lazy"), [(False, True), (True, False)])
 def test_mixed_numpy_and_dask_weights_fit(X, x_lazy, w_lazy):
     w = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
-    ref = GaussianMixture(2, random_state=0).fit(X, sample_weight=w)
-    gm = GaussianMixture(2, random_state=0).fit(data(X, x_lazy), sample_weight=data(w, w_lazy))
+    # A given start: numpy and dask input then fit from the same parameters.
+    start = dict(
+        weights_init=[0.5, 0.5],
+        means_init=X[:2],
+        precisions_init=identity_precisions("full", 2, X.shape[1]),
+    )
+    ref = GaussianMixture(2, **start).fit(X, sample_weight=w)
+    gm = GaussianMixture(2, **start).fit(data(X, x_lazy), sample_weight=data(w, w_lazy))
     np.testing.assert_allclose(gm.means_, ref.means_, rtol=1e-10, atol=1e-12)
     assert np.isfinite(gm.score(data(X, x_lazy), sample_weight=data(w, w_lazy)))
 
@@ -252,25 +258,43 @@ def test_invalid_parameters(X, lazy, params):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"weights_init": [0.5, 0.6]}, r"'weights_init' should be normalized"),
-        ({"weights_init": [1.5, -0.5]}, r"'weights_init' should be in the range \[0, 1\]"),
-        ({"weights_init": [0.2, 0.3, 0.5]}, r"'weights_init' should have the shape of \(2,\)"),
+        (
+            {"weights_init": [0.5, 0.6]},
+            r"'weights' should be normalized, but got sum\(weights\) = 1.10000 \(weights_init",
+        ),
+        (
+            {"weights_init": [1.5, -0.5]},
+            r"'weights' should be in the range \[0, 1\], but got .*\(weights_init",
+        ),
+        (
+            {"weights_init": [0.2, 0.3, 0.5]},
+            r"'weights' should have the shape of \(2,\), but got \(3,\) \(weights_init",
+        ),
         ({"weights_init": ["a", "b"]}, r"'weights_init' should be an array of numbers"),
-        ({"means_init": np.zeros((3, 3))}, r"'means_init' should have the shape of \(2, 3\)"),
-        ({"means_init": np.zeros((2, 2))}, r"'means_init' should have the shape of \(2, 3\)"),
+        (
+            {"means_init": np.zeros((3, 3))},
+            r"'means' should have the shape of \(2, 3\), but got \(3, 3\) \(means_init",
+        ),
+        (
+            {"means_init": np.zeros((2, 2))},
+            r"'means' should have the shape of \(2, 3\), but got \(2, 2\) \(means_init",
+        ),
         ({"means_init": np.full((2, 3), np.nan)}, r"'means_init' contains NaN"),
         ({"means_init": [[0, 0, 0], [0, 0]]}, r"'means_init' should be an array of numbers"),
         (
             {"precisions_init": np.ones((2, 3))},
-            r"'precisions_init' should have the shape of \(2, 3, 3\)",
+            r"'full precision' should have the shape of \(2, 3, 3\), but got \(2, 3\) "
+            r"\(precisions_init",
         ),
         (
             {"precisions_init": -identity_precisions("full", 2, 3)},
-            r"'precisions_init' should be positive definite, but component 0 is not",
+            r"'full precision' should be symmetric, positive-definite \(precisions_init: positive "
+            r"definite, but component 0 is not",
         ),
         (
             {"precisions_init": np.stack([np.eye(3), np.eye(3) + np.triu(np.ones((3, 3)), 1)])},
-            r"'precisions_init' should be symmetric",
+            r"'full precision' should be symmetric, positive-definite "
+            r"\(precisions_init: .* not sym",
         ),
     ],
 )
@@ -314,7 +338,9 @@ def test_collapsed_component_is_an_error_not_a_nan_model(lazy, covariance_type):
         assert np.isfinite(gm.covariances_).all()
         assert np.isfinite(gm.lower_bound_)
     else:
-        with pytest.raises(SingularCovarianceError, match=r"component 0 .*increase reg_covar"):
+        with pytest.raises(
+            SingularCovarianceError, match=r"ill-defined empirical covariance.*Here component 0 "
+        ):
             gm.fit(data(X, lazy, 20))
         assert not hasattr(gm, "means_")
     gm.set_params(reg_covar=1e-6).fit(data(X, lazy, 20))

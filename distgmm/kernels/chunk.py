@@ -25,13 +25,14 @@ __all__ = [
     "chunk_stats",
     "chunk_weighted_log_prob",
     "prepare_em",
+    "prepare_given",
     "prepare_kmeans",
     "prepare_random",
     "representable_origin",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
-_ASSIGNMENTS = ("soft", "hard", "random")
+_ASSIGNMENTS = ("soft", "hard", "random", "given")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -44,7 +45,8 @@ class PassModel:
     """Per-component shift of the moments, relative to the pass origin, ``(K, D)``."""
     assign: str
     """'soft' (E-step responsibilities), 'hard' (nearest mean, one-hot: a Lloyd step of
-    k-means) or 'random' (uniform responsibilities keyed by row index and ``seed``)."""
+    k-means), 'random' (uniform responsibilities keyed by row index and ``seed``) or 'given'
+    (rows of ``given``)."""
     density_type: str
     """Kernel evaluating the log-densities ('spherical' for 'hard')."""
     const: np.ndarray
@@ -53,6 +55,10 @@ class PassModel:
     """Kernel-specific matrices from ``kernels.<type>.prepare``."""
     seed: int = 0
     """Key of the row-indexed random stream ('random' only)."""
+    given: np.ndarray | None = None
+    """'given' only: each row's responsibilities ``(n_samples, K)``, or its component
+    ``(n_samples,)`` (one-hot), indexed by global row. Held in memory, so for in-process
+    passes over numpy data only."""
 
     @property
     def n_components(self) -> int:
@@ -105,6 +111,39 @@ def prepare_random(
         (),
         seed,
     )
+
+
+def prepare_given(given: np.ndarray, covariance_type: str, means_s: np.ndarray) -> PassModel:
+    """A 'given' pass model: statistics of responsibilities fixed in advance (an initialisation).
+
+    Parameters
+    ----------
+    given : ndarray of shape (n_samples, n_components) or (n_samples,)
+        Responsibilities of every row, or the component of every row (one-hot).
+    covariance_type : str
+    means_s : ndarray of shape (n_components, n_features)
+        Shift of the moments relative to the pass origin (near each component's mean).
+    """
+    n_components = len(means_s)
+    return PassModel(
+        covariance_type,
+        np.asarray(means_s, dtype=np.float64),
+        "given",
+        covariance_type,
+        np.zeros(n_components),
+        (),
+        given=given,
+    )
+
+
+def _given_block(given: np.ndarray, row0: int, out: np.ndarray) -> None:
+    """The (K, n) responsibilities of rows ``row0 .. row0 + n`` of ``given``, into ``out``."""
+    rows = given[row0 : row0 + out.shape[1]]
+    if rows.ndim == 1:
+        out[...] = 0.0
+        out[rows, np.arange(len(rows))] = 1.0
+    else:
+        out[...] = rows.T
 
 
 def _block_rows(models: list[PassModel], n_features: int) -> int:
@@ -163,6 +202,9 @@ class _Accumulator:
         if model.assign == "random":
             resp[...] = row_uniforms(model.seed, row0, n, model.n_components).T
             resp /= resp.sum(axis=0)
+            self.n_nonfinite += int(n - np.isfinite(Xs).all(axis=1).sum())
+        elif model.assign == "given":
+            _given_block(model.given, row0, resp)
             self.n_nonfinite += int(n - np.isfinite(Xs).all(axis=1).sum())
         else:
             fast = X32 is not None and getattr(self.kernel, "accepts_float32", _never)(model.mats)
