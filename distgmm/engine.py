@@ -23,7 +23,7 @@ import dask.array as da
 import numpy as np
 import psutil
 from dask import delayed
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from .errors import SchedulerLostError
 from .kernels.chunk import PassModel, chunk_stats
@@ -61,23 +61,31 @@ class Passes(Protocol):
 
 
 class _SharedBlasLimit:
-    """BLAS at one thread while any pass of this process runs, restored after the last.
+    """BLAS at one thread while any pass or chunk task of this process runs, restored after
+    the last.
 
     BLAS libraries keep one process-wide thread count, so fits running at the same time
-    (threads, a threaded grid search) share one reference-counted limit: none of them
-    restores the setting while another still relies on it.
+    (threads, a threaded grid search) and the tasks of a worker with several threads share
+    one reference-counted limit: none of them restores the setting while another still
+    relies on it.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._users = 0
         self._limit = None
+        self._controller = None
 
     @contextmanager
     def __call__(self):
         with self._lock:
             if self._users == 0:
-                self._limit = threadpool_limits(1, user_api="blas")
+                if self._controller is None:
+                    # Found once per process: a new threadpool_limits scans every loaded
+                    # library again (~8 ms), too much for each chunk task. numpy's and
+                    # scipy's BLAS are loaded by now (the kernels import both).
+                    self._controller = ThreadpoolController()
+                self._limit = self._controller.limit(limits=1, user_api="blas")
             self._users += 1
         try:
             yield
@@ -169,9 +177,17 @@ def _block_stats(X, *weights, shared, block_info=None):
 
 
 def _chunk_task(row0, shared, X, *weights):
-    """Statistics of one chunk already in memory."""
+    """Statistics of one chunk already in memory, with single-threaded BLAS on any worker.
+
+    OpenBLAS splits a float32 GEMM differently for another thread count, and its rounding
+    with it, so a chunk's statistics would depend on the BLAS setting of the worker that
+    ran (or, after a worker was lost, recomputed) it: one started without a nanny, or by
+    another launcher, gets one BLAS thread per core. Pinned here, they depend on the rows
+    only, as in a fit on local threads.
+    """
     models, origin = shared
-    return chunk_stats(X, models, origin, weights[0][:, 0] if weights else None, row0)
+    with single_threaded_blas():
+        return chunk_stats(X, models, origin, weights[0][:, 0] if weights else None, row0)
 
 
 def _block_take(X, rows, block_info=None):

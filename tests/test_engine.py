@@ -246,3 +246,35 @@ def test_concurrent_fits_share_the_blas_limit(make_mixture):
         assert blas_threads() == {1}  # the second fit still runs
         second.close()
         assert blas_threads() == {2}
+
+
+def test_chunk_task_statistics_do_not_depend_on_the_blas_threads(make_mixture):
+    """A chunk task gives the same bits on a worker whose BLAS runs two threads (one started
+    without a nanny, or by another launcher) as on one with a single thread: OpenBLAS rounds
+    a float32 GEMM differently when it splits it over two threads, so a chunk recomputed on
+    such a worker after a loss changed the model (issue 11, item 5)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from distgmm.engine import _chunk_task
+    from distgmm.kernels import full
+    from distgmm.kernels.chunk import prepare_em, representable_origin
+    from distgmm.params import GaussianParams
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    X, labels = make_mixture(n=4096, d=16, k=8, seed=14, dtype=np.float32)
+    means = np.stack([X[labels == k].mean(axis=0, dtype=np.float64) for k in range(8)])
+    covariances = np.stack([np.cov(X[labels == k].T.astype(np.float64)) for k in range(8)])
+    params = GaussianParams.from_covariances("full", np.full(8, 1 / 8), means, covariances)
+    origin = representable_origin(means.mean(axis=0), X.dtype)
+    shared = ([prepare_em(params, origin)], origin)
+    assert full.accepts_float32(shared[0][0].mats)  # the E-step runs in float32
+    with threadpool_limits(1, user_api="blas"):
+        (expected,) = _chunk_task(0, shared, X)
+    with threadpool_limits(2, user_api="blas"):
+        (got,) = _chunk_task(0, shared, X)
+        assert blas_threads() == {2}  # the worker's own setting is back after the task
+    for name in ("nk", "sx", "sxx"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), name)
+    assert got.loglik == expected.loglik
