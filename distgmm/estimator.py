@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -19,11 +18,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels
+from ._weights import check_sample_weight, float64_array
 from .checkpoint import load_checkpoint, save_checkpoint
 from .cluster import resolve_client
 from .em import EMProgress, EMResult, IterationReport, run_em
 from .engine import make_passes
 from .errors import ConvergenceWarning, DistGMMError, InvalidInputError, SingularCovarianceError
+from .fingerprint import fit_fingerprint
 from .init import INIT_METHODS, InitSpec, initialize
 from .io import parquet_source, write_predictions
 from .kernels.chunk import (
@@ -247,22 +248,23 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}. Use fewer components."
             )
-        weights = _check_sample_weight(sample_weight, n_samples, lazy=isinstance(X, da.Array))
+        lazy, digest = isinstance(X, da.Array), self.checkpoint is not None
+        weights = check_sample_weight(sample_weight, n_samples, lazy, self.n_components, digest)
         spec = self._init_spec(X.shape[1]) if do_init else None
         base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         with _connected(self.client) as client:
             passes = make_passes(
                 X,
-                weights,
+                weights.values,
                 client=client if isinstance(X, da.Array) or self.client else None,
                 persist=self.persist,
             )
-            return self._run(X, passes, spec, base_seed, do_init)
+            return self._run(X, passes, spec, base_seed, do_init, weights.digest)
 
-    def _run(self, X, passes, spec, base_seed, do_init):
+    def _run(self, X, passes, spec, base_seed, do_init, weights_digest=None):
         started = time.perf_counter()
         try:
-            fingerprint = self._fingerprint(passes)
+            fingerprint = self._fingerprint(passes, spec, base_seed, weights_digest)
             resumed = (
                 load_checkpoint(self.checkpoint, fingerprint)
                 if self.checkpoint is not None and self.resume
@@ -326,25 +328,11 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         self.labels_ = self._estep(X, "labels")
         return self
 
-    def _fingerprint(self, passes) -> dict:
-        """What a checkpoint must share with the fit resuming it."""
+    def _fingerprint(self, passes, spec, base_seed, weights_digest) -> dict:
+        """What a checkpoint must share with the fit resuming it (see distgmm.fingerprint)."""
         if self.checkpoint is None:
             return {}
-        # Other data of the same shape (regenerated, replaced) must not resume a checkpoint;
-        # a digest of the first and last rows catches that, reading two chunks, not all.
-        edges = np.ascontiguousarray(passes.edge_rows(64))
-        return {
-            "data_edges_sha256": hashlib.sha256(edges.tobytes()).hexdigest(),
-            "n_samples": int(passes.n_samples),
-            "n_features": int(passes.n_features),
-            "dtype": str(np.dtype(passes.dtype)),
-            "n_components": int(self.n_components),
-            "covariance_type": self.covariance_type,
-            "tol": float(self.tol),
-            "reg_covar": float(self.reg_covar),
-            "n_init": int(self.n_init),
-            "init_params": self.init_params,
-        }
+        return fit_fingerprint(self, passes, spec, base_seed, weights_digest)
 
     def _save_checkpoint(self, progress: EMProgress, origin, fingerprint: dict) -> None:
         if self.checkpoint is not None:
@@ -539,17 +527,17 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 client=client,
             )
 
-    def _weighted_total(self, X, sample_weight):
+    def _weighted_mean(self, X, sample_weight) -> tuple[float, float]:
+        """The weighted mean log-likelihood of the rows of ``X``, and the weights' sum."""
         scores = self.score_samples(X)
         n = scores.shape[0]
-        w = _check_sample_weight(sample_weight, n, lazy=isinstance(scores, da.Array))
-        if w is None:
-            total, weight = scores.sum(), n
-        else:
-            total, weight = (scores * w).sum(), w.sum()
-        if isinstance(total, da.Array) or isinstance(weight, da.Array):
-            total, weight = da.compute(total, weight)
-        return float(total), float(weight)
+        # scaled weights: sums of scores times weights near 1e308 would overflow
+        weights = check_sample_weight(sample_weight, n, lazy=isinstance(scores, da.Array))
+        w, weight = weights.values, weights.total
+        total, scaled = (scores.sum(), n) if w is None else ((scores * w).sum(), w.sum())
+        if isinstance(total, da.Array) or isinstance(scaled, da.Array):
+            total, scaled = da.compute(total, scaled)
+        return float(total) / float(scaled), weight
 
     def score(self, X, y=None, sample_weight=None):
         """Weighted mean log-likelihood of the rows of ``X``.
@@ -558,8 +546,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         -------
         log_likelihood : float
         """
-        total, weight = self._weighted_total(X, sample_weight)
-        return total / weight
+        return self._weighted_mean(X, sample_weight)[0]
 
     def bic(self, X, sample_weight=None):
         """Bayesian information criterion of the model on ``X`` (lower is better).
@@ -570,8 +557,8 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         -------
         bic : float
         """
-        total, weight = self._weighted_total(X, sample_weight)
-        return -2.0 * total + self._n_parameters() * math.log(weight)
+        mean, weight = self._weighted_mean(X, sample_weight)
+        return -2.0 * mean * weight + self._n_parameters() * math.log(weight)
 
     def aic(self, X, sample_weight=None):
         """Akaike information criterion of the model on ``X`` (lower is better).
@@ -580,8 +567,8 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         -------
         aic : float
         """
-        total, _ = self._weighted_total(X, sample_weight)
-        return -2.0 * total + 2 * self._n_parameters()
+        mean, weight = self._weighted_mean(X, sample_weight)
+        return -2.0 * mean * weight + 2 * self._n_parameters()
 
     def sample(self, n_samples=1):
         """Draw rows from the fitted model.
@@ -705,51 +692,12 @@ def _finite_block_log_prob(X, model, origin, out: str):
     return chunk_weighted_log_prob(X, model, origin, out)
 
 
-def _check_sample_weight(sample_weight, n_samples: int, lazy: bool = True):
-    """Validated float64 weights, or ``None``; one clear error per problem.
-
-    Dask weights stay dask when ``lazy`` (the data are dask too), else they are computed: the
-    in-memory passes slice them as numpy.
-    """
-    if sample_weight is None:
-        return None
-    if isinstance(sample_weight, da.Array) and lazy:
-        w = sample_weight.astype(np.float64)
-    else:
-        if isinstance(sample_weight, da.Array):
-            sample_weight = sample_weight.compute()
-        w = _float64(sample_weight, "sample_weight must be an array of numbers, one per row")
-        if w.ndim == 0:
-            w = np.full(n_samples, float(w))
-    if w.shape != (n_samples,):
-        raise InvalidInputError(
-            f"sample_weight.shape == {w.shape}, expected ({n_samples},): one weight per row."
-        )
-    checks = (np.isfinite(w).all(), (w < 0).any(), w.sum())
-    finite, negative, total = da.compute(*checks) if isinstance(w, da.Array) else checks
-    if not finite:
-        raise InvalidInputError("sample_weight contains NaN or infinity; give finite weights.")
-    if negative:
-        raise InvalidInputError("sample_weight contains negative values; weights must be >= 0.")
-    if not total > 0:
-        raise InvalidInputError(
-            "Sample weights must contain at least one non-zero number; all are zero."
-        )
-    return w
-
-
-def _float64(value, problem: str) -> np.ndarray:
-    """``value`` as a float64 array, or an error saying ``problem`` and why it failed."""
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise InvalidInputError(f"{problem}: {err}") from err
-
-
 def _check_array_init(name: str, value, shape: tuple, simplex: bool = False):
     if value is None:
         return None
-    arr = _float64(value, f"The parameter '{name}' should be an array of numbers of shape {shape}")
+    arr = float64_array(
+        value, f"The parameter '{name}' should be an array of numbers of shape {shape}"
+    )
     if arr.shape != tuple(shape):
         raise InvalidInputError(
             f"The parameter '{name}' should have the shape of {shape}, but got {arr.shape}."
