@@ -482,3 +482,15 @@ def test_parquet_damaged_pages_name_the_file(tmp_path):
     os.remove(tmp_path / "sums.parquet")  # gone since it was opened
     with pytest.raises(InvalidInputError, match=r"Cannot read row groups .*sums.parquet"):
         data.compute()
+
+
+def test_npy_rewritten_or_removed_after_opening_is_refused(tmp_path):
+    X = blobs(1000)
+    np.save(tmp_path / "x.npy", X)
+    data = read_npy(tmp_path / "x.npy")
+    np.save(tmp_path / "x.npy", X[:900])  # 100 rows fewer, once the chunks were planned
+    with pytest.raises(InvalidInputError, match=r"x.npy changed after it was opened.*1000 rows"):
+        fit(data)
+    os.remove(tmp_path / "x.npy")
+    with pytest.raises(InvalidInputError, match=r"Cannot read the .npy file .*x.npy"):
+        data.compute()
