@@ -494,3 +494,22 @@ def test_npy_rewritten_or_removed_after_opening_is_refused(tmp_path):
     os.remove(tmp_path / "x.npy")
     with pytest.raises(InvalidInputError, match=r"Cannot read the .npy file .*x.npy"):
         data.compute()
+
+
+def test_zarr_chunk_removed_after_opening_is_refused(tmp_path):
+    X = blobs(3000)
+    X[800:1200] = 0.0  # a chunk of fill values: written, or left out by the writer
+    kept = write_zarr(tmp_path / "kept.zarr", X, config={"write_empty_chunks": True})
+    left_out = write_zarr(tmp_path / "left_out.zarr", X)
+    assert not os.path.exists(os.path.join(left_out, "c", "2", "0"))
+    expected = fit(X)
+    assert_same_model(fit(read_zarr(kept, missing_chunks="raise")), expected)
+    with pytest.warns(UserWarning, match="'c/2/0'"):
+        data = read_zarr(left_out)
+    assert_same_model(fit(data), expected)  # known absent when opened: the fill value
+    data = read_zarr(kept)
+    os.remove(os.path.join(kept, "c", "3", "0"))
+    with pytest.raises(
+        InvalidInputError, match=r"Chunk 'c/3/0' \(rows 1200 to 1599\) .* was removed after"
+    ):
+        fit(data)

@@ -47,6 +47,9 @@ class ZarrRows:
         self.shape, self.dtype, self.ndim = node.shape, node.dtype, 2
         self.unit = node.shards or node.chunks  # the stored objects: shards, else chunks
         self._token = tokenize("distgmm-zarr", node, where)
+        # Where the chunks are, and which were absent when the store was opened (None: not
+        # listed), so that a chunk removed since is told from one that holds the fill value.
+        self.fs, self.folder, self.absent = None, "", None
 
     def __dask_tokenize__(self):
         return self._token
@@ -67,7 +70,7 @@ class ZarrRows:
 
     def __getitem__(self, key):
         try:
-            return self.node[key]
+            block = self.node[key]
         except Exception as err:
             rows = key[0] if isinstance(key, tuple) else key
             start, stop, _ = rows.indices(self.shape[0])
@@ -77,6 +80,30 @@ class ZarrRows:
                 f"(chunk {_named(keys)}): {type(err).__name__}: {err}. The store is damaged "
                 "or was changed while it was read; rewrite it."
             ) from err
+        if self.absent is not None:
+            rows = key[0] if isinstance(key, tuple) else key
+            self._check_present(block, rows.indices(self.shape[0])[0])
+        return block
+
+    def _check_present(self, block: np.ndarray, start: int) -> None:
+        """Refuse stored chunks read as the fill value because they were removed since."""
+        unit, fill = self.unit[0], np.asarray(self.node.fill_value)
+        for first in range(start // unit * unit, start + len(block), unit):
+            part = block[max(0, first - start) : first + unit - start]
+            if not (np.isnan(part).all() if np.isnan(fill) else (part == fill).all()):
+                continue  # the usual case: data, not only the fill value
+            lo, hi = max(start, first), min(start + len(block), first + unit)
+            gone = [
+                k
+                for k in self.keys_of_rows(lo, hi)
+                if k not in self.absent and not self.fs.exists(f"{self.folder}/{k}")
+            ]
+            if gone:
+                raise InvalidInputError(
+                    f"Chunk {_named(gone)} (rows {lo} to {hi - 1}) of the Zarr array "
+                    f"{self.where} was removed after the store was opened: zarr reads it as "
+                    "the fill value. Restore it."
+                )
 
     def _culprit(self, start: int, stop: int) -> tuple[int, int, list[str]]:
         """The first stored row chunk of ``start:stop`` that fails to read, if one does.
@@ -109,11 +136,13 @@ def _check_chunks(rows: ZarrRows, fs, folder: str, missing_chunks: str) -> None:
     """
     if missing_chunks == "ignore":
         return
+    rows.fs, rows.folder = fs, folder
     prefix = folder.rstrip("/") + "/"
     present = {p[len(prefix) :] for p in fs.find(folder) if p.startswith(prefix)}
     n_rows, n_cols = rows.grid()
     grid = ((i, rows.key(i, j)) for i in range(n_rows) for j in range(n_cols))
     absent = [(i, key) for i, key in grid if key not in present]
+    rows.absent = frozenset(key for _, key in absent)
     if not absent:
         return
     unit = rows.unit[0]
