@@ -3,9 +3,10 @@
 A checkpoint holds the EM state of one fit; resumed by a fit of other data, weights, seed,
 initial parameters or settings, it would hand that fit a state it never reached. The
 fingerprint lists each of these (digests for arrays), so a checkpoint is refused naming
-what differs. Its costs: the data's first and last rows are read (two chunks); numpy
-sample weights are hashed in memory; dask sample weights are hashed in the one reduction
-that validates them (no extra pass over them).
+what differs. Its costs, paid only by fits with a checkpoint: the data's first and last
+rows are read (two chunks); sample weights are hashed row by row (a few elementwise
+operations per weight: measured 0.6 s for 1e7 numpy weights on a loaded 2-core machine),
+dask weights inside the one reduction that validates them, so without an extra pass.
 """
 
 from __future__ import annotations
@@ -31,21 +32,19 @@ def _mix(z: np.ndarray) -> np.ndarray:
 
 
 def row_digest(values: np.ndarray, row0: int = 0) -> np.ndarray:
-    """Two 64-bit lanes summing a hash of each (global row index, value) pair.
+    """A 64-bit sum of a hash of each (global row index, value) pair, as a (1,) array.
 
-    Sums wrap modulo 2**64, so the digests of consecutive blocks of rows add up to the
+    The sum wraps modulo 2**64, so the digests of consecutive blocks of rows add up to the
     digest of all of them, whatever the blocks: the same for numpy and dask weights and for
     any chunking. Not cryptographic; it tells changed weights apart, not hostile ones.
     """
     values = np.ascontiguousarray(values, dtype=np.float64) + 0.0  # -0.0 as 0.0
-    rows = np.arange(row0, row0 + len(values), dtype=np.uint64)
-    first = _mix(values.view(np.uint64) ^ _mix(rows * _GOLDEN + np.uint64(1)))
-    second = _mix(first ^ _GOLDEN)
-    return np.array([first.sum(dtype=np.uint64), second.sum(dtype=np.uint64)], dtype=np.uint64)
+    rows = np.arange(row0, row0 + len(values), dtype=np.uint64) * _GOLDEN
+    return np.array([_mix(values.view(np.uint64) ^ rows).sum(dtype=np.uint64)], np.uint64)
 
 
 def row_digest_hex(lanes: np.ndarray) -> str:
-    """:func:`row_digest`'s lanes (summed over blocks) as 32 hex digits."""
+    """:func:`row_digest` (summed over blocks) as hex digits."""
     return "".join(f"{int(lane):016x}" for lane in np.asarray(lanes, dtype=np.uint64))
 
 

@@ -127,6 +127,20 @@ def _named(keys: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+def _stored_keys(fs, folder: str) -> set[str]:
+    """The keys under ``folder``: its files' paths relative to it, with ``/``."""
+    if isinstance(fs, fsspec.implementations.local.LocalFileSystem):
+        # os.walk lists names only; fsspec's find stats every file (6x slower, measured
+        # on 10,000 chunks)
+        return {
+            os.path.relpath(os.path.join(parent, name), folder).replace(os.sep, "/")
+            for parent, _, names in os.walk(folder)
+            for name in names
+        }
+    prefix = folder.rstrip("/") + "/"
+    return {p[len(prefix) :] for p in fs.find(folder) if p.startswith(prefix)}
+
+
 def _check_chunks(rows: ZarrRows, fs, folder: str, missing_chunks: str) -> None:
     """Compare the store's chunk keys with the chunk grid (a listing of keys, no data read).
 
@@ -137,8 +151,7 @@ def _check_chunks(rows: ZarrRows, fs, folder: str, missing_chunks: str) -> None:
     if missing_chunks == "ignore":
         return
     rows.fs, rows.folder = fs, folder
-    prefix = folder.rstrip("/") + "/"
-    present = {p[len(prefix) :] for p in fs.find(folder) if p.startswith(prefix)}
+    present = _stored_keys(fs, folder)
     n_rows, n_cols = rows.grid()
     grid = ((i, rows.key(i, j)) for i in range(n_rows) for j in range(n_cols))
     absent = [(i, key) for i, key in grid if key not in present]
