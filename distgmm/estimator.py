@@ -201,7 +201,9 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             Training rows; float32 data stay float32 (statistics are float64).
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights: responsibilities are multiplied by them.
+            Non-negative row weights: responsibilities are multiplied by them. Only their
+            ratios count (equal weights fit exactly as none); at least ``n_components``
+            rows need a positive weight.
 
         Returns
         -------
