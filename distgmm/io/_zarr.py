@@ -88,10 +88,12 @@ class ZarrRows:
     def _check_present(self, block: np.ndarray, start: int) -> None:
         """Refuse stored chunks read as the fill value because they were removed since."""
         unit, fill = self.unit[0], np.asarray(self.node.fill_value)
+        is_fill = np.isnan if np.isnan(fill) else fill.__eq__
         for first in range(start // unit * unit, start + len(block), unit):
             part = block[max(0, first - start) : first + unit - start]
-            if not (np.isnan(part).all() if np.isnan(fill) else (part == fill).all()):
-                continue  # the usual case: data, not only the fill value
+            # the usual case, data and not only the fill value, is told by the first value
+            if not (is_fill(part.flat[0]) and is_fill(part).all()):
+                continue
             lo, hi = max(start, first), min(start + len(block), first + unit)
             gone = [
                 k
