@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import kernels
+from ._scale import overflow_message
 from .errors import EmptyComponentError, InvalidInputError
 from .kernels.chunk import PassModel, prepare_em
 from .params import GaussianParams
@@ -73,12 +74,14 @@ class IterationReport:
 
 
 def check_stats(stats: Stats) -> None:
-    """Raise the input error a pass folded into its statistics (NaN or inf rows)."""
+    """Raise the input error a pass folded into its statistics (NaN, inf or overflow)."""
     if stats.n_nonfinite:
         raise InvalidInputError(
             f"Input X contains NaN or infinity in {stats.n_nonfinite} of {stats.n_rows} rows. "
             "Remove or impute those rows before fitting."
         )
+    if stats.n_overflow:
+        raise InvalidInputError(overflow_message(f"{stats.n_overflow} of {stats.n_rows} rows"))
 
 
 def m_step(

@@ -20,11 +20,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels
+from ._weights import check_sample_weight, float64_array
 from .checkpoint import load_checkpoint, save_checkpoint
 from .cluster import resolve_client
 from .em import EMProgress, EMResult, IterationReport, run_em
 from .engine import make_passes
 from .errors import ConvergenceWarning, DistGMMError, InvalidInputError, SingularCovarianceError
+from .fingerprint import fit_fingerprint
 from .init import INIT_METHODS, InitSpec, initialize
 from .init_sklearn import initialize_like_sklearn
 from .io import parquet_source, write_predictions
@@ -207,7 +209,9 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             Training rows; float32 data stay float32 (statistics are float64).
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights: responsibilities are multiplied by them.
+            Non-negative row weights: responsibilities are multiplied by them. Only their
+            ratios count (equal weights fit exactly as none); at least ``n_components``
+            rows need a positive weight.
 
         Returns
         -------
@@ -254,7 +258,8 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}. Use fewer components."
             )
-        weights = _check_sample_weight(sample_weight, n_samples, lazy=isinstance(X, da.Array))
+        lazy, digest = isinstance(X, da.Array), self.checkpoint is not None
+        weights = check_sample_weight(sample_weight, n_samples, lazy, self.n_components, digest)
         spec = self._init_spec(X.shape[1]) if do_init else None
         # numpy input draws scikit-learn's start from this generator, in its order; dask
         # input derives the seeds of its row-keyed draws from one integer of it.
@@ -262,12 +267,13 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         with _connected(self.client) as client:
             passes = make_passes(
                 X,
-                weights,
+                weights.values,
                 client=client if isinstance(X, da.Array) or self.client else None,
                 persist=self.persist,
             )
-            start = functools.partial(self._start, X, passes, spec, random_state, weights)
-            return self._run(X, passes, start, do_init)
+            start = functools.partial(self._start, X, passes, spec, random_state, weights.values)
+            seed = _seed_identity(self.random_state, random_state)
+            return self._run(X, passes, start, do_init, spec, seed, weights.digest)
 
     def _start(self, X, passes, spec: InitSpec, random_state, weights):
         """Initial parameters of every restart, and the pass origin."""
@@ -278,10 +284,10 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
             return initialize(passes, spec, base_seed, self.n_init)
         return initialize_like_sklearn(X, spec, random_state, self.n_init, weights)
 
-    def _run(self, X, passes, start, do_init):
+    def _run(self, X, passes, start, do_init, spec, seed, weights_digest=None):
         started = time.perf_counter()
         try:
-            fingerprint = self._fingerprint(passes)
+            fingerprint = self._fingerprint(passes, spec, seed, weights_digest)
             resumed = (
                 load_checkpoint(self.checkpoint, fingerprint)
                 if self.checkpoint is not None and self.resume
@@ -345,25 +351,11 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         self.labels_ = self._estep(X, "labels")
         return self
 
-    def _fingerprint(self, passes) -> dict:
-        """What a checkpoint must share with the fit resuming it."""
+    def _fingerprint(self, passes, spec, seed, weights_digest) -> dict:
+        """What a checkpoint must share with the fit resuming it (see distgmm.fingerprint)."""
         if self.checkpoint is None:
             return {}
-        # Other data of the same shape (regenerated, replaced) must not resume a checkpoint;
-        # a digest of the first and last rows catches that, reading two chunks, not all.
-        edges = np.ascontiguousarray(passes.edge_rows(64))
-        return {
-            "data_edges_sha256": hashlib.sha256(edges.tobytes()).hexdigest(),
-            "n_samples": int(passes.n_samples),
-            "n_features": int(passes.n_features),
-            "dtype": str(np.dtype(passes.dtype)),
-            "n_components": int(self.n_components),
-            "covariance_type": self.covariance_type,
-            "tol": float(self.tol),
-            "reg_covar": float(self.reg_covar),
-            "n_init": int(self.n_init),
-            "init_params": self.init_params,
-        }
+        return fit_fingerprint(self, passes, spec, seed, weights_digest)
 
     def _save_checkpoint(self, progress: EMProgress, origin, fingerprint: dict) -> None:
         if self.checkpoint is not None:
@@ -558,17 +550,17 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
                 client=client,
             )
 
-    def _weighted_total(self, X, sample_weight):
+    def _weighted_mean(self, X, sample_weight) -> tuple[float, float]:
+        """The weighted mean log-likelihood of the rows of ``X``, and the weights' sum."""
         scores = self.score_samples(X)
         n = scores.shape[0]
-        w = _check_sample_weight(sample_weight, n, lazy=isinstance(scores, da.Array))
-        if w is None:
-            total, weight = scores.sum(), n
-        else:
-            total, weight = (scores * w).sum(), w.sum()
-        if isinstance(total, da.Array) or isinstance(weight, da.Array):
-            total, weight = da.compute(total, weight)
-        return float(total), float(weight)
+        # scaled weights: sums of scores times weights near 1e308 would overflow
+        weights = check_sample_weight(sample_weight, n, lazy=isinstance(scores, da.Array))
+        w, weight = weights.values, weights.total
+        total, scaled = (scores.sum(), n) if w is None else ((scores * w).sum(), w.sum())
+        if isinstance(total, da.Array) or isinstance(scaled, da.Array):
+            total, scaled = da.compute(total, scaled)
+        return float(total) / float(scaled), weight
 
     def score(self, X, y=None, sample_weight=None):
         """Weighted mean log-likelihood of the rows of ``X``.
@@ -577,8 +569,7 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         -------
         log_likelihood : float
         """
-        total, weight = self._weighted_total(X, sample_weight)
-        return total / weight
+        return self._weighted_mean(X, sample_weight)[0]
 
     def bic(self, X, sample_weight=None):
         """Bayesian information criterion of the model on ``X`` (lower is better).
@@ -589,8 +580,8 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         -------
         bic : float
         """
-        total, weight = self._weighted_total(X, sample_weight)
-        return -2.0 * total + self._n_parameters() * math.log(weight)
+        mean, weight = self._weighted_mean(X, sample_weight)
+        return -2.0 * mean * weight + self._n_parameters() * math.log(weight)
 
     def aic(self, X, sample_weight=None):
         """Akaike information criterion of the model on ``X`` (lower is better).
@@ -599,8 +590,8 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
         -------
         aic : float
         """
-        total, _ = self._weighted_total(X, sample_weight)
-        return -2.0 * total + 2 * self._n_parameters()
+        mean, weight = self._weighted_mean(X, sample_weight)
+        return -2.0 * mean * weight + 2 * self._n_parameters()
 
     def sample(self, n_samples=1):
         """Draw rows from the fitted model.
@@ -718,51 +709,24 @@ def _check_dask_X(estimator, X: da.Array, reset: bool) -> da.Array:
     return X
 
 
+def _seed_identity(random_state, generator: np.random.RandomState) -> int | str | None:
+    """What a checkpoint records of ``random_state``, read without drawing from it.
+
+    An int is itself; a ``RandomState`` instance, a digest of its state now; ``None`` (a
+    fresh seed every fit) is ``None``.
+    """
+    if random_state is None:
+        return None
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    _, keys, pos, *_ = generator.get_state()
+    return hashlib.sha256(np.ascontiguousarray(keys).tobytes() + bytes([pos % 256])).hexdigest()
+
+
 def _finite_block_log_prob(X, model, origin, out: str):
     """:func:`chunk_weighted_log_prob` of a block, after checking it holds no NaN or inf."""
     check_finite_rows(X, "of a chunk")
     return chunk_weighted_log_prob(X, model, origin, out)
-
-
-def _check_sample_weight(sample_weight, n_samples: int, lazy: bool = True):
-    """Validated float64 weights, or ``None``; one clear error per problem.
-
-    Dask weights stay dask when ``lazy`` (the data are dask too), else they are computed: the
-    in-memory passes slice them as numpy.
-    """
-    if sample_weight is None:
-        return None
-    if isinstance(sample_weight, da.Array) and lazy:
-        w = sample_weight.astype(np.float64)
-    else:
-        if isinstance(sample_weight, da.Array):
-            sample_weight = sample_weight.compute()
-        w = _float64(sample_weight, "sample_weight must be an array of numbers, one per row")
-        if w.ndim == 0:
-            w = np.full(n_samples, float(w))
-    if w.shape != (n_samples,):
-        raise InvalidInputError(
-            f"sample_weight.shape == {w.shape}, expected ({n_samples},): one weight per row."
-        )
-    checks = (np.isfinite(w).all(), (w < 0).any(), w.sum())
-    finite, negative, total = da.compute(*checks) if isinstance(w, da.Array) else checks
-    if not finite:
-        raise InvalidInputError("sample_weight contains NaN or infinity; give finite weights.")
-    if negative:
-        raise InvalidInputError("sample_weight contains negative values; weights must be >= 0.")
-    if not total > 0:
-        raise InvalidInputError(
-            "Sample weights must contain at least one non-zero number; all are zero."
-        )
-    return w
-
-
-def _float64(value, problem: str) -> np.ndarray:
-    """``value`` as a float64 array, or an error saying ``problem`` and why it failed."""
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise InvalidInputError(f"{problem}: {err}") from err
 
 
 #: scikit-learn's names of the initial parameters in its messages.
@@ -775,7 +739,9 @@ def _check_array_init(name: str, value, shape: tuple, simplex: bool = False, sk_
         return None
     sk_name = sk_name or _SKLEARN_NAMES[name]
     atol = 1e-6 if getattr(value, "dtype", None) == np.float32 else 1e-8  # scikit-learn's
-    arr = _float64(value, f"The parameter '{name}' should be an array of numbers of shape {shape}")
+    arr = float64_array(
+        value, f"The parameter '{name}' should be an array of numbers of shape {shape}"
+    )
     if arr.shape != tuple(shape):
         raise InvalidInputError(
             f"The parameter '{sk_name}' should have the shape of {shape}, but got {arr.shape} "

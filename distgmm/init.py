@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
 from . import kernels
+from ._scale import check_spread, empty_cluster_cause
 from .em import check_stats, m_step
 from .engine import Passes
 from .errors import EmptyComponentError, InvalidInputError, SingularCovarianceError
@@ -70,6 +71,7 @@ def _first_rows_mean(passes: Passes) -> np.ndarray:
     # and reported by the first pass.
     rows = passes.take(np.arange(min(passes.n_samples, 1024)))
     finite = np.isfinite(rows)
+    check_spread(rows[finite.all(axis=1)], passes.n_samples)
     counts = finite.sum(axis=0)
     sums = np.where(finite, rows, 0.0).sum(axis=0)
     return np.divide(sums, counts, out=np.zeros(passes.n_features), where=counts > 0)
@@ -101,6 +103,7 @@ def _sample(passes: Passes, n_components: int, seed: int) -> np.ndarray:
             f"Input X contains NaN or infinity ({bad} of {size} sampled rows). "
             "Remove or impute those rows before fitting."
         )
+    check_spread(sample, n)
     return sample
 
 
@@ -191,8 +194,7 @@ def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> li
         except EmptyComponentError as err:
             raise InvalidInputError(
                 f"k-means initialisation left component {err.component} without any row: "
-                "the data may have fewer distinct points than n_components. Use fewer "
-                "components or another init_params."
+                + empty_cluster_cause(sample, spec.n_components)
             ) from None
     return params
 

@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
+from ._scale import check_spread, empty_cluster_cause
 from .em import check_stats, m_step
 from .errors import EmptyComponentError, InvalidInputError, SingularCovarianceError
 from .init import InitSpec, from_points, override
@@ -28,6 +29,8 @@ from .params import GaussianParams
 __all__ = ["initialize_like_sklearn"]
 
 _EPS = np.finfo(np.float64).eps
+#: Rows (evenly strided) whose spread tells data too large or too small to square.
+_SPREAD_SAMPLE = 10_000
 #: Rows per block when the data's mean is summed (float32 data are upcast a block at a time).
 _MEAN_BLOCK = 65_536
 
@@ -58,10 +61,10 @@ def _from_responsibilities(
     try:
         params = m_step(stats, shift, spec.covariance_type, spec.reg_covar, origin)
     except EmptyComponentError as err:
+        sample = np.asarray(X[:: max(1, len(X) // _SPREAD_SAMPLE)], dtype=np.float64)
         raise InvalidInputError(
             f"init_params={spec.method!r} left component {err.component} without any row: "
-            "the data may have fewer distinct points than n_components. Use fewer "
-            "components or another init_params."
+            + empty_cluster_cause(sample, spec.n_components)
         ) from None
     # scikit-learn's _initialize divides by n_samples, not by the sum of the soft counts.
     return dataclasses.replace(params, weights=(stats.nk + 10 * _EPS) / stats.weight)
@@ -159,6 +162,9 @@ def initialize_like_sklearn(
     origin : ndarray of shape (n_features,)
         The data's (weighted) mean, the fixed origin of every pass.
     """
+    # Values too large to square fail here, with a message that says so, not in KMeans.
+    sample = np.asarray(X[:: max(1, len(X) // _SPREAD_SAMPLE)], dtype=np.float64)
+    check_spread(sample, len(X))
     origin = representable_origin(_weighted_mean(X, sample_weight), X.dtype)
     inits = [_start(X, spec, random_state, origin, sample_weight) for _ in range(n_init)]
     return [override(spec, p) for p in inits], origin

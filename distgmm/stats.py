@@ -39,6 +39,8 @@ class Stats:
     sxx: np.ndarray
     """Shifted second moments; shape by covariance type: 'full' ``(K, D, D)``, 'tied'
     ``(D, D)`` (pooled over components), 'diag' ``(K, D)``, 'spherical' ``(K,)``."""
+    n_overflow: int = 0
+    """Rows of finite values whose log-likelihood overflowed (values too large to square)."""
 
     def __add__(self, other: Stats) -> Stats:
         if not isinstance(other, Stats):
@@ -51,6 +53,7 @@ class Stats:
             nk=self.nk + other.nk,
             sx=self.sx + other.sx,
             sxx=self.sxx + other.sxx,
+            n_overflow=self.n_overflow + other.n_overflow,
         )
 
     @property

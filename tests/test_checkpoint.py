@@ -21,10 +21,11 @@ def assert_identical(a, b):
     assert a.converged_ == b.converged_
 
 
-def quiet_fit(X, **params):
+def quiet_fit(X, sample_weight=None, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return GaussianMixture(3, random_state=0, n_init=2, **params).fit(X)
+        params = {"random_state": 0, **params}
+        return GaussianMixture(3, n_init=2, **params).fit(X, sample_weight=sample_weight)
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
@@ -80,3 +81,47 @@ def test_checkpoint_from_other_settings_or_damaged_is_refused(tmp_path, make_mix
         quiet_fit(X, checkpoint=path, resume=True)
     quiet_fit(X, max_iter=2, checkpoint=path)  # without resume, it is overwritten
     quiet_fit(X, max_iter=3, checkpoint=path, resume=True)
+
+
+def test_checkpoint_of_other_weights_seed_or_start_is_refused(tmp_path, make_mixture):
+    X, _ = make_mixture(1000, seed=7)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    path = tmp_path / "fit.ckpt"
+    quiet_fit(X, max_iter=2, tol=0.0, checkpoint=path, sample_weight=w)
+    resume = dict(max_iter=6, tol=0.0, checkpoint=path, resume=True)
+    # a weighted start must not be continued unweighted, nor with other weights
+    with pytest.raises(InvalidInputError, match=r"\(sample_weight differ\)"):
+        quiet_fit(X, **resume)
+    other = w.copy()
+    other[500] += 1.0
+    with pytest.raises(InvalidInputError, match=r"\(sample_weight differ\)"):
+        quiet_fit(X, **resume, sample_weight=other)
+    # the same weights, however they are chunked: the digest is keyed by row, not chunk
+    lazy = da.from_array(w, chunks=300)
+    resumed = quiet_fit(da.from_array(X, chunks=(300, -1)), **resume, sample_weight=lazy)
+    whole = quiet_fit(X, max_iter=6, tol=0.0, sample_weight=w)
+    np.testing.assert_allclose(resumed.means_, whole.means_, rtol=1e-10)
+    # another seed (two fits sharing one checkpoint path), another given start
+    path.unlink()
+    quiet_fit(X, max_iter=2, checkpoint=path, random_state=1)
+    with pytest.raises(InvalidInputError, match=r"\(random_state differ\)"):
+        quiet_fit(X, checkpoint=path, resume=True)
+    means = whole.means_
+    path.unlink()
+    quiet_fit(X, max_iter=2, checkpoint=path, means_init=means)
+    with pytest.raises(InvalidInputError, match=r"\(means_init differ\)"):
+        quiet_fit(X, checkpoint=path, resume=True, means_init=means + 0.5)
+    with pytest.raises(InvalidInputError, match=r"\(means_init, random_state differ\)"):
+        quiet_fit(X, checkpoint=path, resume=True, means_init=means - 1, random_state=3)
+    quiet_fit(X, checkpoint=path, resume=True, means_init=means)
+
+
+def test_equal_weights_resume_an_unweighted_checkpoint(tmp_path, make_mixture):
+    # equal weights fit bit for bit as no weights, so either resumes the other
+    X, _ = make_mixture(1000, seed=8)
+    path = tmp_path / "fit.ckpt"
+    quiet_fit(X, max_iter=2, tol=0.0, checkpoint=path)
+    resumed = quiet_fit(
+        X, max_iter=5, tol=0.0, checkpoint=path, resume=True, sample_weight=np.full(1000, 1e-20)
+    )
+    assert_identical(resumed, quiet_fit(X, max_iter=5, tol=0.0))

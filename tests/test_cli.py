@@ -477,3 +477,33 @@ def test_killed_fit_resumes_bit_identically(tmp_path, scheduler, make_mixture):
         for name in ("weights_", "means_", "covariances_", "lower_bounds_"):
             assert np.array_equal(got[name], want[name]), name
         assert len(got["lower_bounds_"]) == 40
+
+
+@pytest.mark.cluster
+def test_missing_or_damaged_zarr_chunks(data, tmp_path, scheduler):
+    store = tmp_path / "rows.zarr"
+    shutil.copytree(data.zarr, store)
+    (store / "c" / "3" / "0").unlink()  # rows 1500 to 1999 would be read as zeros
+    model = tmp_path / "m.npz"
+    fit = ("fit", store, "-k", "2", "--max-iter", "3", "--out", model, "--scheduler", scheduler)
+    result = run(*fit, "--json")
+    assert result.returncode == 0, result.stderr
+    warning = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1
+    assert warning[0].startswith("distgmm: warning: 1 of the 6 stored")
+    assert "'c/3/0'" in warning[0]
+    assert "--missing-chunks raise" in warning[0]
+    model.unlink()
+    line = assert_one_error_line(run(*fit, "--missing-chunks", "raise"), 2)
+    assert "'c/3/0'" in line
+    assert "rows 1500 to 1999" in line
+    assert not model.exists()
+    # a damaged chunk fails the pass that reads it, on a worker: exit 2, naming the chunk
+    shutil.copy(data.zarr / "c" / "2" / "0", store / "c" / "3" / "0")
+    with open(store / "c" / "3" / "0", "r+b") as f:
+        f.seek(10)
+        f.write(b"\xff" * 40)
+    line = assert_one_error_line(run(*fit, "--json"), 2)
+    assert "rows 1500 to 1999 of the Zarr array" in line
+    assert "(chunk 'c/3/0')" in line
+    assert not model.exists()

@@ -400,3 +400,128 @@ def test_reads_are_fused_into_pass_tasks(tmp_path, make_mixture):
     assert len(dict(graph.dask)) == n_chunks + tree + 2
     again = passes.graph([prepare_kmeans(MEANS + 1, "full", np.zeros(3))], np.zeros(3))
     assert len(dict(again.dask)) == len(dict(graph.dask))  # does not grow pass to pass
+
+
+# ---------------------------------------------------------------- damaged or changed files
+def damage(path, offset=10):
+    """Overwrite bytes of a file in place, as a failing disk or a bad copy would."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(b"\xff" * 40)
+
+
+@pytest.mark.parametrize(
+    ("layout", "lost", "rows"),
+    [
+        pytest.param({}, "c/2/0", "800 to 1199", id="v3"),
+        pytest.param({"shards": (800, 3)}, "c/1/0", "800 to 1599", id="v3-sharded"),
+        pytest.param({"zarr_format": 2}, "2.0", "800 to 1199", id="v2"),
+    ],
+)
+def test_zarr_missing_chunks_warn_or_raise(tmp_path, layout, lost, rows):
+    X = blobs(3000)
+    path = write_zarr(tmp_path / "x.zarr", X, **layout)
+    os.remove(os.path.join(path, *lost.split("/")))
+    # zarr reads the lost chunk as its fill value: zeros, fitted as if they were data
+    message = rf"1 of the \d+ stored chunks of the Zarr array .*x.zarr are missing \('{lost}'"
+    with pytest.warns(UserWarning, match=rf"{message}; the first holds rows {rows}\)"):
+        data = read_zarr(path)
+    assert (data.compute() == 0).all(axis=1).sum() > 0
+    with pytest.raises(InvalidInputError, match=rf"{message}.*Restore the chunks"):
+        read_zarr(path, missing_chunks="raise")
+    with pytest.raises(InvalidInputError, match=rf"{message}"):
+        open_dataset(path, missing_chunks="raise")
+    read_zarr(path, missing_chunks="ignore")  # no listing, no warning
+    with pytest.raises(InvalidInputError, match="missing_chunks must be one of"):
+        read_zarr(path, missing_chunks="fail")
+
+
+def test_zarr_complete_store_and_group_component_do_not_warn(tmp_path):
+    X = blobs(900)
+    group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    group.create_array("emb", shape=X.shape, chunks=(200, 2), dtype="f8")[:] = X
+    group.create_array("other", shape=(5, 2), dtype="f8")  # never written: all chunks absent
+    np.testing.assert_array_equal(read_zarr(tmp_path / "g.zarr", "emb", missing_chunks="raise"), X)
+
+
+def test_zarr_damaged_chunk_names_its_key_and_rows(tmp_path):
+    X = blobs(3000)
+    path = write_zarr(tmp_path / "x.zarr", X)
+    damage(os.path.join(path, "c", "2", "0"))
+    data = read_zarr(path)
+    # one dask chunk of 8 stored chunks: the error names the one that failed
+    assert data.numblocks[0] == 1
+    with pytest.raises(
+        InvalidInputError, match=r"rows 800 to 1199 of the Zarr array .*x.zarr \(chunk 'c/2/0'\)"
+    ):
+        fit(data)
+
+
+@pytest.mark.parametrize("extra", [-100, 50])
+def test_parquet_rewritten_after_planning_is_refused(tmp_path, extra):
+    X = blobs(3000)
+    folder = write_parquet_parts(tmp_path / "pq", X)
+    data = read_parquet(folder, FEATURES)
+    # part 1 (1000 rows) is rewritten with more or fewer rows after the chunks were planned
+    # from its footer; its row groups stay 350 rows long, so the planned ones still read
+    again = pa.table({c: X[1000 : 2000 + extra, j] for j, c in enumerate(FEATURES)})
+    pq.write_table(again, os.path.join(folder, "part-1.parquet"), row_group_size=350)
+    planned = 1000
+    with pytest.raises(
+        InvalidInputError,
+        match=rf"part-1.parquet changed after it was opened.* {planned + extra} rows, where "
+        rf"{planned} were planned",
+    ):
+        fit(data)
+
+
+def test_parquet_damaged_pages_name_the_file(tmp_path):
+    X = blobs(3000)
+    table = pa.table({c: X[:, j] for j, c in enumerate(FEATURES)})
+    for name, checksums in (("sums.parquet", True), ("plain.parquet", False)):
+        pq.write_table(table, tmp_path / name, row_group_size=500, write_page_checksum=checksums)
+        size = os.path.getsize(tmp_path / name)
+        damage(tmp_path / name, size // 3)
+    # with page checksums, pyarrow's error, naming the file
+    data = read_parquet(tmp_path / "sums.parquet")
+    with pytest.raises(InvalidInputError, match=r"Cannot read row groups .*sums.parquet: .*CRC"):
+        fit(data)
+    # without, the damaged values decode to NaN: said with the file's name and the column
+    with pytest.raises(
+        InvalidInputError, match=r"column 'f\d' holds NaN or infinity .*plain.parquet.*damaged"
+    ):
+        fit(read_parquet(tmp_path / "plain.parquet"))
+    os.remove(tmp_path / "sums.parquet")  # gone since it was opened
+    with pytest.raises(InvalidInputError, match=r"Cannot read row groups .*sums.parquet"):
+        data.compute()
+
+
+def test_npy_rewritten_or_removed_after_opening_is_refused(tmp_path):
+    X = blobs(1000)
+    np.save(tmp_path / "x.npy", X)
+    data = read_npy(tmp_path / "x.npy")
+    np.save(tmp_path / "x.npy", X[:900])  # 100 rows fewer, once the chunks were planned
+    with pytest.raises(InvalidInputError, match=r"x.npy changed after it was opened.*1000 rows"):
+        fit(data)
+    os.remove(tmp_path / "x.npy")
+    with pytest.raises(InvalidInputError, match=r"Cannot read the .npy file .*x.npy"):
+        data.compute()
+
+
+def test_zarr_chunk_removed_after_opening_is_refused(tmp_path):
+    X = blobs(3000)
+    X[800:1200] = 0.0  # a chunk of fill values: written, or left out by the writer
+    kept = write_zarr(tmp_path / "kept.zarr", X, config={"write_empty_chunks": True})
+    left_out = write_zarr(tmp_path / "left_out.zarr", X)
+    assert not os.path.exists(os.path.join(left_out, "c", "2", "0"))
+    expected = fit(X)
+    assert_same_model(fit(read_zarr(kept, missing_chunks="raise")), expected)
+    with pytest.warns(UserWarning, match="'c/2/0'"):
+        data = read_zarr(left_out)
+    assert_same_model(fit(data), expected)  # known absent when opened: the fill value
+    data = read_zarr(kept)
+    os.remove(os.path.join(kept, "c", "3", "0"))
+    with pytest.raises(
+        InvalidInputError, match=r"Chunk 'c/3/0' \(rows 1200 to 1599\) .* was removed after"
+    ):
+        fit(data)

@@ -18,7 +18,7 @@ def test_large_offset_keeps_full_precision(make_mixture, covariance_type):
     """Data at 1e6 with unit spread: the same model as on the centred data, shifted."""
     X, _ = make_mixture(n=4000, d=3, k=3, seed=0, spread=5.0)
     kw = dict(n_components=3, covariance_type=covariance_type, random_state=0, max_iter=20, tol=0)
-    centred = GaussianMixture(**kw).fit(X)
+    centred = GaussianMixture(**kw).fit(da.from_array(X, chunks=(1000, -1)))
     offset = GaussianMixture(**kw).fit(da.from_array(X + 1e6, chunks=(1000, -1)))
     np.testing.assert_allclose(offset.means_ - 1e6, centred.means_, atol=1e-6)
     np.testing.assert_allclose(offset.covariances_, centred.covariances_, rtol=1e-6)
@@ -110,6 +110,50 @@ def test_dask_sample_weights_match_numpy(make_mixture):
     )
     np.testing.assert_allclose(lazy.means_, ours.means_, rtol=1e-10)
     np.testing.assert_allclose(lazy.covariances_, ours.covariances_, rtol=1e-10)
+
+
+def assert_identical_models(a, b):
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_", "lower_bounds_"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["numpy", "dask"])
+@pytest.mark.parametrize("scale", [1e-18, 1e-300, 3.0, 1e300])
+def test_equal_weights_of_any_scale_fit_as_no_weights(make_mixture, scale, lazy):
+    X, _ = make_mixture(n=2000, d=3, k=3, seed=7)
+    w = np.full(len(X), scale)
+    if lazy:
+        X, w = da.from_array(X, chunks=(500, -1)), da.from_array(w, chunks=500)
+    kw = dict(n_components=3, random_state=0, tol=1e-6)
+    assert_identical_models(
+        GaussianMixture(**kw).fit(X, sample_weight=w), GaussianMixture(**kw).fit(X)
+    )
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["numpy", "dask"])
+def test_only_the_ratios_of_the_weights_count(make_mixture, lazy):
+    X, _ = make_mixture(n=2000, d=3, k=3, seed=8)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, size=len(X))
+    fits = []
+    for factor in (1.0, 2.0**-70, 2.0**-1000, 2.0**900):  # exact: the ratios are the same
+        weights = w * factor
+        data = da.from_array(X, chunks=(500, -1)) if lazy else X
+        if lazy:
+            weights = da.from_array(weights, chunks=500)
+        fits.append(GaussianMixture(3, random_state=0).fit(data, sample_weight=weights))
+    for other in fits[1:]:
+        assert_identical_models(other, fits[0])
+    # any other factor changes the weights by rounding only
+    tiny_w = da.from_array(w * 1e-18, chunks=500) if lazy else w * 1e-18
+    tiny = GaussianMixture(3, random_state=0).fit(data, sample_weight=tiny_w)
+    np.testing.assert_allclose(tiny.means_, fits[0].means_, rtol=1e-9)
+    assert tiny.lower_bound_ == pytest.approx(fits[0].lower_bound_, rel=1e-12)
+    # scores weighted near the largest float do not overflow to NaN
+    huge = np.random.default_rng(3).uniform(1e307, 1.7e308, size=len(X))
+    gm = fits[0]
+    expected = np.average(gm.score_samples(X), weights=huge / 1e307)
+    assert gm.score(X, sample_weight=huge) == pytest.approx(expected, rel=1e-12)
+    assert gm.score(X, sample_weight=np.full(len(X), 1e308)) == pytest.approx(gm.score(X))
 
 
 def _far_clusters_with_tiny_variance():

@@ -393,6 +393,41 @@ def test_fewer_distinct_points_than_components(covariance_type):
         gm.fit(X)
 
 
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
+@pytest.mark.parametrize("scale", [1e153, 1e200])
+def test_finite_values_too_large_to_square_are_said_to_overflow(scale, init_params):
+    X = np.random.default_rng(0).normal(size=(300, 3)) * scale
+    gm = GaussianMixture(2, init_params=init_params, random_state=0)
+    with pytest.raises(InvalidInputError, match=r"too large for float64 arithmetic.*Scale the"):
+        gm.fit(X)
+
+
+def test_overflow_in_a_pass_is_not_reported_as_nan():
+    # given parameters skip every look at the data before the first pass
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    X[7] = 1e200
+    start = dict(weights_init=[0.5, 0.5], means_init=[[0, 0, 0], [1, 1, 1]])
+    gm = GaussianMixture(2, **start, precisions_init=np.stack([np.eye(3)] * 2))
+    with pytest.raises(InvalidInputError, match=r"squared distances of 1 of 300 rows overflow"):
+        gm.fit(X)
+
+
+@LAZY
+def test_subnormal_data_are_said_to_underflow(lazy):
+    X = np.random.default_rng(0).normal(size=(300, 3)) * 1e-310
+    with pytest.raises(InvalidInputError, match=r"underflow to zero.*Scale the data up"):
+        GaussianMixture(2, random_state=0).fit(data(X, lazy))
+
+
+@pytest.mark.parametrize("w_lazy", [False, True], ids=["w-numpy", "w-dask"])
+def test_fewer_weighted_rows_than_components(X, w_lazy):
+    w = np.zeros(len(X))
+    w[[3, 50]] = [1.0, 2.0]
+    with pytest.raises(InvalidInputError, match=r"Only 2 row\(s\) have a non-zero sample weight"):
+        GaussianMixture(3).fit(X, sample_weight=data(w, w_lazy))
+    GaussianMixture(2, random_state=0).fit(X, sample_weight=data(w, w_lazy))
+
+
 # ------------------------------------------------------------------ fitted state, sampling
 def test_errors_are_value_errors():
     assert issubclass(DistGMMError, ValueError)

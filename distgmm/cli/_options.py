@@ -106,6 +106,13 @@ def _data_options() -> argparse.ArgumentParser:
     which.add_argument("--columns", type=_names, metavar="A,B,C", help="Parquet feature columns")
     which.add_argument("--component", metavar="NAME", help="the array inside a Zarr group")
     parent.add_argument(
+        "--missing-chunks",
+        choices=("warn", "raise", "ignore"),
+        default="warn",
+        help="Zarr chunks absent from the store (read as its fill value): warn (default), "
+        "refuse the store (raise), or skip the check (ignore)",
+    )
+    parent.add_argument(
         "--chunk-mb",
         type=_float_at_least(0.0, strict=True),
         default=DEFAULT_CHUNK_BYTES / 2**20,

@@ -271,13 +271,23 @@ def _sigint_ignored() -> Iterator[None]:
 
 # ---------------------------------------------------------------------------- data and paths
 def _open_data(args: argparse.Namespace):
-    """The dataset as a lazy dask array; only metadata is read, so bad input fails fast."""
-    return open_dataset(
-        args.data,
-        columns=args.columns,
-        component=args.component,
-        chunk_bytes=max(1, int(args.chunk_mb * 2**20)),
-    )
+    """The dataset as a lazy dask array; only metadata is read, so bad input fails fast.
+
+    The readers' warnings (a Zarr store's missing chunks) are one ``distgmm: warning:``
+    line each on stderr.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        X = open_dataset(
+            args.data,
+            columns=args.columns,
+            component=args.component,
+            chunk_bytes=max(1, int(args.chunk_mb * 2**20)),
+            missing_chunks=args.missing_chunks,
+        )
+    for warning in caught:
+        print(f"distgmm: warning: {_one_line(str(warning.message))}", file=sys.stderr)
+    return X
 
 
 def _check_output_file(path: str) -> None:

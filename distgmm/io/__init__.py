@@ -39,6 +39,7 @@ def open_dataset(
     component: str | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     storage_options: dict[str, Any] | None = None,
+    missing_chunks: str = "warn",
 ) -> da.Array:
     """Open ``path`` with the reader its format needs: Zarr, Parquet or ``.npy``.
 
@@ -54,6 +55,8 @@ def open_dataset(
         Array inside a Zarr group.
     chunk_bytes : int
     storage_options : dict, optional
+    missing_chunks : {'warn', 'raise', 'ignore'}, default='warn'
+        Zarr: what to do about absent stored chunks (see :func:`read_zarr`).
 
     Returns
     -------
@@ -66,7 +69,13 @@ def open_dataset(
     if component is not None and kind != "zarr":
         raise InvalidInputError(f"component= names a Zarr array, but {name} is {kind} data.")
     if kind == "zarr":
-        return read_zarr(path, component, chunk_bytes=chunk_bytes, storage_options=storage_options)
+        return read_zarr(
+            path,
+            component,
+            chunk_bytes=chunk_bytes,
+            storage_options=storage_options,
+            missing_chunks=missing_chunks,
+        )
     if kind == "parquet":
         return read_parquet(path, columns, chunk_bytes=chunk_bytes, storage_options=storage_options)
     return read_npy(path, chunk_bytes=chunk_bytes)

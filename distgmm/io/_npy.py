@@ -27,8 +27,22 @@ class NpyRows:
         self._token = tokenize(path, shape, str(dtype), offset, stat.st_size, stat.st_mtime_ns)
 
     def __getitem__(self, key):
-        mapped = np.memmap(self.path, self.dtype, "r", self.offset, self.shape, self.order)
-        return np.array(mapped[key])  # a copy, so the map is released with this read
+        size = self.offset + int(np.prod(self.shape)) * self.dtype.itemsize
+        try:
+            found = os.stat(self.path).st_size
+            if found == size:
+                mapped = np.memmap(self.path, self.dtype, "r", self.offset, self.shape, self.order)
+                return np.array(mapped[key])  # a copy, so the map is released with this read
+        except (OSError, ValueError) as err:
+            raise InvalidInputError(
+                f"Cannot read the .npy file {self.path}: {err}. It was removed or changed "
+                "while it was read."
+            ) from err
+        raise InvalidInputError(
+            f"The .npy file {self.path} changed after it was opened: it holds {found} bytes, "
+            f"where {size} were planned ({self.shape[0]} rows). Open it again (read_npy) once "
+            "it is final."
+        )
 
     def __dask_tokenize__(self):
         return self._token

@@ -37,10 +37,11 @@ class ParquetRows:
     once on the client, so a worker only opens the files it reads from.
     """
 
-    def __init__(self, fs, files, columns, widths, dtype, groups, chunks, token) -> None:
+    def __init__(self, fs, files, columns, widths, dtype, groups, chunks, token, sizes) -> None:
         self.fs, self.files, self.columns, self.widths = fs, files, columns, widths
         self.dtype = dtype
         self.groups = groups  # per chunk: list of (file index, row group indices)
+        self.sizes = sizes  # per file: rows of each row group, as its footer said when planned
         self.chunks = chunks  # rows per chunk
         self.starts = np.concatenate([[0], np.cumsum(chunks)]).tolist()
         self.shape = (self.starts[-1], sum(widths))
@@ -57,22 +58,59 @@ class ParquetRows:
         return self._token
 
     def read_table(self, chunk: int, columns: list[str]) -> pa.Table:
-        """The given columns of one chunk's rows, as an Arrow table."""
+        """The given columns of one chunk's rows, as an Arrow table.
+
+        Raises
+        ------
+        InvalidInputError
+            A file cannot be read (damaged, gone), or holds another number of rows than
+            when the chunks were planned (rewritten since): either names the file.
+        """
         tables = []
         for file_index, row_groups in self.groups[chunk]:
             path = self.files[file_index]
-            with self.fs.open(path, "rb") as f:
-                tables.append(pq.ParquetFile(f).read_row_groups(row_groups, columns=columns))
+            try:
+                with self.fs.open(path, "rb") as f:
+                    # Page checksums, where the writer stored them, catch damaged pages that
+                    # would otherwise decode to wrong values (NaN, or finite garbage).
+                    parquet = pq.ParquetFile(f, page_checksum_verification=True)
+                    table = parquet.read_row_groups(row_groups, columns=columns)
+            except (pa.ArrowException, OSError) as err:
+                raise InvalidInputError(
+                    f"Cannot read row groups {_span(row_groups)} of the Parquet file {path}: "
+                    f"{err}. The file is damaged or was changed while it was read; rewrite it."
+                ) from err
+            planned = sum(self.sizes[file_index][g] for g in row_groups)
+            if table.num_rows != planned:
+                raise InvalidInputError(
+                    f"The Parquet file {path} changed after it was opened: its row groups "
+                    f"{_span(row_groups)} hold {table.num_rows} rows, where {planned} were "
+                    "planned. Open the data again (read_parquet) once the files are final."
+                )
+            tables.append(table)
         return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
     def read_chunk(self, chunk: int) -> np.ndarray:
-        """One chunk as a 2-D array of ``self.dtype``; nulls and ragged lists are errors."""
+        """One chunk as a 2-D array of ``self.dtype``; nulls, NaN, inf and ragged lists are
+        errors naming the files."""
         table = self.read_table(chunk, self.columns)
         out = np.empty((table.num_rows, self.shape[1]), dtype=self.dtype)
         j = 0
         for name, width in zip(self.columns, self.widths, strict=True):
-            out[:, j : j + width] = _column_values(table.column(name), name, width, self, chunk)
+            block = out[:, j : j + width]
+            block[...] = _column_values(table.column(name), name, width, self, chunk)
             j += width
+            bad = int((~np.isfinite(block)).any(axis=1).sum())
+            if bad:
+                # Said here, where the files are known: a damaged page without a checksum
+                # may decode to NaN, and the fit could only say "NaN or infinity".
+                raise InvalidInputError(
+                    f"Parquet column {name!r} holds NaN or infinity in {bad} of the "
+                    f"{len(out)} rows read from {self.where(chunk)}. Remove or impute those "
+                    "rows first; if the files should hold none, they are damaged (pages are "
+                    "verified only where the writer stored checksums, e.g. pyarrow's "
+                    "write_page_checksum=True)."
+                )
         return out
 
     def __getitem__(self, key):
@@ -88,6 +126,10 @@ class ParquetRows:
     def where(self, chunk: int) -> str:
         """The files a chunk comes from, for error messages."""
         return ", ".join(self.files[i] for i, _ in self.groups[chunk])
+
+
+def _span(groups: list[int]) -> str:
+    return f"{groups[0]}" if len(groups) == 1 else f"{groups[0]} to {groups[-1]}"
 
 
 def _column_values(column: pa.ChunkedArray, name: str, width: int, source, chunk: int):
@@ -272,7 +314,8 @@ def read_parquet(
     token = tokenize(
         [fs.ukey(f) for f in files], files, columns, widths, str(dtype), chunks, fs.protocol
     )
-    rows = ParquetRows(fs, files, columns, widths, dtype, groups, chunks, token)
+    sizes = [[m.row_group(g).num_rows for g in range(m.num_row_groups)] for m in metas]
+    rows = ParquetRows(fs, files, columns, widths, dtype, groups, chunks, token, sizes)
     X = da.from_array(
         rows,
         chunks=(tuple(chunks), (rows.shape[1],)),

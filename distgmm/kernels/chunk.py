@@ -189,6 +189,7 @@ class _Accumulator:
         self.weight = 0.0
         self.loglik = 0.0
         self.n_nonfinite = 0
+        self.n_overflow = 0
         self.nk = np.zeros(k)
         self.rx = np.zeros((k, n_features))
         self.acc = self.scatter.new_scatter(k, n_features)
@@ -212,12 +213,12 @@ class _Accumulator:
             resp += model.const[:, None]
             if model.assign == "hard":
                 best = resp.argmax(axis=0)
-                self.n_nonfinite += int(n - np.isfinite(resp.max(axis=0)).sum())
+                self._count_nonfinite(Xs, resp.max(axis=0))
                 resp[...] = 0.0
                 resp[best, np.arange(n)] = 1.0
             else:
                 lse = _normalize_log_resp(resp)
-                self.n_nonfinite += int(n - np.isfinite(lse).sum())
+                self._count_nonfinite(Xs, lse)
                 self.loglik += float(lse.sum() if weights is None else weights @ lse)
         if weights is not None:
             resp *= weights
@@ -229,6 +230,14 @@ class _Accumulator:
         self.rx += resp @ Xs
         self.scatter.add_scatter(Xs, resp, model.means_s, self.acc, self.work)
 
+    def _count_nonfinite(self, Xs: np.ndarray, row_values: np.ndarray) -> None:
+        """Count the rows whose value is NaN or inf: NaN or inf data, or an overflow."""
+        bad = len(Xs) - int(np.isfinite(row_values).sum())
+        if bad:  # rare: the data are only looked at again then
+            nonfinite = len(Xs) - int(np.isfinite(Xs).all(axis=1).sum())
+            self.n_nonfinite += nonfinite
+            self.n_overflow += max(0, bad - nonfinite)
+
     def finish(self) -> Stats:
         m = self.model
         return Stats(
@@ -239,6 +248,7 @@ class _Accumulator:
             nk=self.nk,
             sx=self.rx - self.nk[:, None] * m.means_s,
             sxx=self.scatter.finish_scatter(self.acc, self.nk, self.rx, m.means_s),
+            n_overflow=self.n_overflow,
         )
 
 
