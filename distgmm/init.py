@@ -33,10 +33,16 @@ __all__ = [
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 #: Rows drawn uniformly for k-means++ seeding and the in-memory Lloyd iterations.
 SAMPLE_ROWS = 10_000
-#: Lloyd passes over the whole data after k-means has converged on the sample.
-LLOYD_PASSES = 5
+#: Lloyd iterations on the sample at most (scikit-learn's KMeans ``max_iter``).
 SAMPLE_LLOYD_ITER = 300
+#: Lloyd passes over the whole data at most, after k-means has converged on the sample; each
+#: restart leaves the passes once its centers stop moving (scikit-learn's tol rule).
+LLOYD_MAX_PASSES = 100
+#: scikit-learn's KMeans ``tol``: converged when the squared shift of the centers, summed
+#: over the centers, is at most ``KMEANS_TOL`` times the mean of the per-feature variances.
 KMEANS_TOL = 1e-4
+#: k-means++ starts tried on the sample per restart; the one of least inertia goes on.
+SAMPLE_CANDIDATES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,34 +157,53 @@ def _plusplus(sample: np.ndarray, k: int, seed: int) -> np.ndarray:
     return kmeans_plusplus(sample, k, random_state=np.random.RandomState(seed % 2**32))[0]
 
 
-def _kmeans_on_sample(sample: np.ndarray, k: int, seed: int, origin: np.ndarray) -> tuple:
-    centers = _plusplus(sample, k, seed)
-    tol = KMEANS_TOL * float(np.mean(np.var(sample, axis=0)))
+def _lloyd_on_sample(sample, centers, origin, tol) -> tuple[np.ndarray, float]:
+    """Lloyd iterations on the sample until scikit-learn's tol rule: the centers, inertia."""
     for _ in range(SAMPLE_LLOYD_ITER):
-        model = prepare_kmeans(centers, "spherical", origin)
-        (stats,) = chunk_stats(sample, [model], origin)
+        (stats,) = chunk_stats(sample, [prepare_kmeans(centers, "spherical", origin)], origin)
         moved = _lloyd_step(stats, centers)
         shift = float(((moved - centers) ** 2).sum())
         centers = moved
         if shift <= tol:
             break
-    return centers, tol
+    # Squared distances to the moved centers of the last assignment's rows: the spherical
+    # moments about the old centers less each cluster's n·|shift|².
+    full = stats.nk > 0
+    offsets = stats.sx[full] / stats.nk[full, None]
+    return centers, float(stats.sxx.sum() - stats.nk[full] @ (offsets**2).sum(axis=1))
+
+
+def _kmeans_on_sample(sample: np.ndarray, spec: InitSpec, seed: int, origin, tol) -> np.ndarray:
+    """The best of ``SAMPLE_CANDIDATES`` k-means runs on the sample.
+
+    A single k-means++ start often ends in a poor local optimum when clusters overlap (one
+    center between two clusters, two in one); k-means in memory on the sample is cheap next
+    to a pass over the data, so several starts are tried there and the one of least inertia
+    goes on, as scikit-learn's KMeans does with ``n_init`` > 1.
+    """
+    runs = [
+        _lloyd_on_sample(sample, _plusplus(sample, spec.n_components, s), origin, tol)
+        for s in seeds(seed, SAMPLE_CANDIDATES)
+    ]
+    return min(runs, key=lambda run: run[1])[0]
 
 
 def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> list[GaussianParams]:
-    runs = [_kmeans_on_sample(sample, spec.n_components, s, origin) for s in restart_seeds]
-    centers = [c for c, _ in runs]
-    tol = runs[0][1]
+    # scikit-learn's KMeans tolerance, from the sample's variances (the data's are not known
+    # before a pass); the full-data passes stop by the same rule.
+    tol = KMEANS_TOL * float(np.mean(np.var(sample, axis=0)))
+    centers = [_kmeans_on_sample(sample, spec, s, origin, tol) for s in restart_seeds]
     active = list(range(len(centers)))
     final: dict[int, object] = {}
-    for pass_no in range(LLOYD_PASSES):
+    for pass_no in range(LLOYD_MAX_PASSES):
         models = [prepare_kmeans(centers[i], spec.covariance_type, origin) for i in active]
         all_stats = passes.run(models, origin)
         still = []
         for i, stats in zip(active, all_stats, strict=True):
             check_stats(stats)
             moved = _lloyd_step(stats, centers[i])
-            if float(((moved - centers[i]) ** 2).sum()) <= tol or pass_no == LLOYD_PASSES - 1:
+            last = pass_no == LLOYD_MAX_PASSES - 1
+            if float(((moved - centers[i]) ** 2).sum()) <= tol or last:
                 final[i] = (stats, centers[i])
             else:
                 still.append(i)

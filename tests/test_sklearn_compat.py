@@ -24,22 +24,17 @@ ESTIMATORS = [
 
 
 def expected_failed_checks(estimator):
-    # The only exclusion. The initialisation picks its random rows ('kmeans', 'k-means++',
-    # 'random_from_data') or draws its random responsibilities ('random') by global row
-    # index, so that it runs on data larger than memory without a pass over the weights, and
-    # gives the same start whatever the chunking. A row repeated r times and the same row
-    # with weight r therefore start EM from different parameters, and EM can end in
-    # another local optimum: 'random' and 'random_from_data' always do on this check's data,
-    # and with several restarts a different restart can win. EM itself is weight-exact from
-    # the same start: tests/test_numerics.py::test_integer_weights_equal_repeated_rows.
+    # The only exclusion. On numpy input the start is scikit-learn's own (KMeans labels,
+    # kmeans_plusplus rows, uniform responsibilities or random rows drawn from random_state),
+    # and those draws index rows: a row repeated r times and the same row with weight r
+    # therefore start EM from different parameters, and EM can end in another local optimum.
     # (scikit-learn's GaussianMixture takes no sample_weight, so it is never checked; the
-    # sparse variant of the check does not apply, as dense input is required.)
-    # With one k-means or k-means++ start the check passes and is kept.
-    if estimator.n_init == 1 and estimator.init_params in ("kmeans", "k-means++"):
-        return {}
+    # sparse variant of the check does not apply, as dense input is required.) EM itself is
+    # weight-exact from the same start: tests/test_numerics.py::
+    # test_integer_weights_equal_repeated_rows.
     return {
         "check_sample_weight_equivalence_on_dense_data": (
-            "the initialisation samples rows by index, not by weight"
+            "the initialisation draws rows by index, as scikit-learn's does, not by weight"
         ),
     }
 
