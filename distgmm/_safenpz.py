@@ -129,11 +129,10 @@ class SafeNpz:
             raise self.fail(f"the header is a JSON {type(header).__name__}, not an object")
         return header
 
-    def read_array(self, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    def read_array(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """Member ``name``: a little-endian float64 array of exactly ``shape``.
 
-        ``shape=None`` accepts any 1-D length the file's size allows. The array is a
-        fresh, writable, C-ordered copy.
+        The array is a fresh, writable, C-ordered copy.
         """
         if name not in self._infos:
             raise self.fail(f"no {name!r} member")
@@ -163,12 +162,10 @@ class SafeNpz:
             with self._zip.open(info) as member:
                 dtype, declared, fortran, offset = self._npy_header(member, what)
                 self._check_dtype(dtype, kind, what)
-                if shape is not None and declared != tuple(shape):
+                if kind == "f" and declared != tuple(shape):
                     raise self.fail(
                         f"{what} has shape {declared}, but the file's header implies {shape}"
                     )
-                if shape is None and kind == "f" and len(declared) != 1:
-                    raise self.fail(f"{what} has shape {declared}, expected 1-D")
                 if kind == "U" and declared != ():
                     raise self.fail(f"{what} has shape {declared}, expected a single string")
                 count = math.prod(declared)

@@ -1,11 +1,12 @@
 """Checkpoints of a running fit: the EM state after each iteration, saved atomically.
 
-A checkpoint is an ``.npz`` file (read with ``allow_pickle=False``) holding a JSON header
-and, for each model of the batch (``n_init`` restarts), its parameters and lower bounds as
-float64 arrays, plus the pass origin. That is everything the next iteration depends on, so
-a fit resumed from it continues bit for bit as if never stopped. The header's
-``fingerprint`` (data shape and dtype, and the settings that shape the iterations) must
-match the resuming fit, so a checkpoint is never continued on other data or settings.
+A checkpoint is an ``.npz`` file (read as untrusted by :mod:`distgmm._safenpz`, as model
+files are) holding a JSON header and, for each model of the batch (``n_init`` restarts),
+its parameters and lower bounds as float64 arrays, plus the pass origin. That is
+everything the next iteration depends on, so a fit resumed from it continues bit for bit
+as if never stopped. The header's ``fingerprint`` (data shape and dtype, and the settings
+that shape the iterations) must match the resuming fit, so a checkpoint is never
+continued on other data or settings.
 """
 
 from __future__ import annotations

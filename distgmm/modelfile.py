@@ -146,11 +146,14 @@ def save_model(estimator: GaussianMixture, path: str | os.PathLike[str]) -> None
 def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
     """Read a fitted estimator from a model file written by :func:`save_model`.
 
-    Exported as ``distgmm.load``. The file is read with ``allow_pickle=False`` and checked
-    before anything is built from it: format and version, every array's shape against the
-    header's ``covariance_type``, ``n_components`` and ``n_features``, the checksums,
-    finiteness, weights summing to 1 (within 1e-6) and triangular precision factors with a
-    positive diagonal.
+    Exported as ``distgmm.load``. The file is read as untrusted (never unpickled, every
+    member's size checked before it is read) and checked before anything is built from
+    it: format and version, every array's shape against the header's
+    ``covariance_type``, ``n_components`` and ``n_features``, the checksums, finiteness,
+    weights summing to 1 (within 1e-6), triangular precision factors with a positive
+    diagonal, and covariances that are the inverses of the precisions they make.
+    Side-effect parameters in the file (``checkpoint``, ``resume``, ``warm_start``,
+    ``client``) are ignored.
 
     Parameters
     ----------
