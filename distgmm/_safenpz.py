@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import tokenize
 import zipfile
 import zlib
 from typing import Any, BinaryIO
@@ -43,8 +44,11 @@ _MAX_NPY_HEADER = 4096
 _ZIP_MAGIC = b"PK\x03\x04"  # a zip archive's first local file header
 _NPY_MAGIC = b"\x93NUMPY"
 _FLOAT64 = np.dtype("<f8")
-# What zipfile raises on a damaged archive; anything else is a bug worth seeing.
-_ZIP_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
+# What zipfile raises on a damaged archive (NotImplementedError: a "version needed" or
+# encryption flag it does not support); anything else is a bug worth seeing.
+_ZIP_ERRORS = (OSError, EOFError, ValueError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+# What numpy's .npy header parser (ast.literal_eval of a dict) raises on damaged text.
+_NPY_HEADER_ERRORS = (ValueError, SyntaxError, TypeError, tokenize.TokenError)
 
 
 class SafeNpz:
@@ -203,8 +207,8 @@ class SafeNpz:
             raise self.fail(f"{what} has .npy format version {version}, not 1.0 or 2.0")
         try:
             shape, fortran, dtype = reader(member, max_header_size=_MAX_NPY_HEADER)
-        except ValueError as err:
-            raise self.fail(f"{what} has an invalid .npy header ({err})") from err
+        except _NPY_HEADER_ERRORS as err:
+            raise self.fail(f"{what} has an invalid .npy header ({type(err).__name__})") from err
         return np.dtype(dtype), tuple(shape), bool(fortran), _offset(member)
 
     def _check_dtype(self, dtype: np.dtype, kind: str, what: str) -> None:
