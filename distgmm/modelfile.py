@@ -33,7 +33,7 @@ The header's fields (format_version 1):
     survive JSON exactly), loaded back as float64 arrays. Anything else, such as a
     ``RandomState`` given as ``random_state``, is left out and the loaded estimator gets
     that parameter's default. The initial arrays are left out too when the header would
-    exceed 64 MiB (:data:`~distgmm._safenpz.MAX_HEADER_BYTES`), the most a reader takes.
+    exceed 16 MiB (:data:`~distgmm._safenpz.MAX_HEADER_BYTES`), the most a reader takes.
 ``dropped_params``
     Names of the parameters left out, always including ``client``, ``checkpoint``,
     ``resume`` and ``warm_start``: they are side effects of a fit, not part of a model (a
@@ -50,7 +50,7 @@ The header's fields (format_version 1):
 
 Loading refuses any other content with an :class:`~distgmm.errors.InvalidInputError`
 naming the file and the problem (unknown or compressed members, a member whose size is
-not its shape's, a header over 64 MiB or nested over 16 deep, covariances that are not
+not its shape's, a header over 16 MiB or nested over 16 deep, covariances that are not
 the inverses of the precisions the factors make, factors over 1e150, ...); a missing
 file raises :class:`ModelFileNotFoundError`, both an ``InvalidInputError`` and a
 :class:`FileNotFoundError`. Parameters this distgmm

@@ -361,3 +361,23 @@ def test_damaged_files_are_always_input_errors(model, checkpoint, tmp_path):
                 messages.append(str(err))
     assert len(messages) > 700  # of 800: a few land where nothing matters (timestamps)
     assert all(str(damaged) in message for message in messages)
+
+
+def test_initial_arrays_too_large_for_the_header_are_dropped_on_save(tmp_path):
+    # 2 x 330 x 330 precisions_init of ~22 characters each: over the 16 MiB header limit.
+    rng = np.random.default_rng(0)
+    d = 330
+    X = rng.normal(size=(700, d))
+    noise = rng.normal(scale=1e-5, size=(2, d, d))
+    precisions_init = np.eye(d) + (noise + np.swapaxes(noise, 1, 2)) / 2
+    gm = GaussianMixture(2, precisions_init=precisions_init, max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(X)
+    gm.save(tmp_path / "model.npz")
+    header = _header(_members(tmp_path / "model.npz"))
+    assert "precisions_init" in header["dropped_params"]
+    assert "precisions_init" not in header["params"]
+    loaded = load_model(tmp_path / "model.npz")
+    assert loaded.precisions_init is None
+    np.testing.assert_array_equal(loaded.means_, gm.means_)
