@@ -123,16 +123,20 @@ class SafeNpz:
         if name not in self._infos:
             raise self.fail(f"no {name!r} member, not a distgmm {self.kind}")
         raw = self._read(name, "U", None, MAX_HEADER_BYTES)
+        too_deep = self.fail(f"the header nests lists or objects over {MAX_HEADER_DEPTH} deep")
         try:
             header = json.loads(str(raw[()]), parse_constant=_reject_constant)
-        except RecursionError:
-            header = None  # nested deeper than the interpreter's stack: refused below
+        except RecursionError:  # deeper than the interpreter's stack
+            raise too_deep from None
         except ValueError as err:
             raise self.fail(f"the header is not valid JSON ({err})") from err
-        if header is None or _depth(header) > MAX_HEADER_DEPTH:
-            raise self.fail(f"the header nests lists or objects over {MAX_HEADER_DEPTH} deep")
+        if _depth(header) > MAX_HEADER_DEPTH:
+            raise too_deep
         if not isinstance(header, dict):
-            raise self.fail(f"the header is a JSON {type(header).__name__}, not an object")
+            kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+                type(header), "number"
+            )
+            raise self.fail(f"the header is a JSON {kind}, not an object")
         return header
 
     def read_array(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
