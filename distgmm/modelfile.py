@@ -4,7 +4,7 @@ A model file is an uncompressed numpy ``.npz`` archive that :func:`numpy.load` r
 ``allow_pickle=False``. distgmm reads it with its own checked reader
 (:mod:`distgmm._safenpz`): it never unpickles, so never runs code from the file, and it
 checks every member's size against what the header implies before reading it, so a
-crafted file cannot make it allocate more than the file's own size.
+small crafted file cannot make it allocate gigabytes.
 
 Its members:
 
