@@ -1,23 +1,27 @@
 """Checkpoints of a running fit: the EM state after each iteration, saved atomically.
 
-A checkpoint is an ``.npz`` file (read with ``allow_pickle=False``) holding a JSON header
-and, for each model of the batch (``n_init`` restarts), its parameters and lower bounds as
-float64 arrays, plus the pass origin. That is everything the next iteration depends on, so
-a fit resumed from it continues bit for bit as if never stopped. The header's
-``fingerprint`` (data shape and dtype, and the settings that shape the iterations) must
-match the resuming fit, so a checkpoint is never continued on other data or settings.
+A checkpoint is an ``.npz`` file (read as untrusted by :mod:`distgmm._safenpz`, as model
+files are) holding a JSON header and, for each model of the batch (``n_init`` restarts),
+its parameters and lower bounds as float64 arrays, plus the pass origin. That is
+everything the next iteration depends on, so a fit resumed from it continues bit for bit
+as if never stopped. The header's ``fingerprint`` (data shape and dtype, and the settings
+that shape the iterations) must match the resuming fit, so a checkpoint is never
+continued on other data or settings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import zipfile
 from typing import Any
 
 import numpy as np
 
+from . import kernels
 from ._npzfile import save_npz_atomic
+from ._paramcheck import check_gaussian
+from ._safenpz import SafeNpz
 from .em import EMProgress, EMResult
 from .errors import InvalidInputError
 from .params import GaussianParams
@@ -27,6 +31,7 @@ __all__ = ["checkpoint_iteration", "load_checkpoint", "save_checkpoint"]
 FORMAT = "distgmm-checkpoint"
 FORMAT_VERSION = 1
 _ARRAYS = ("weights", "means", "covariances", "precisions_chol", "lower_bounds")
+_HINT = " Delete it to start afresh."
 
 
 def save_checkpoint(
@@ -70,53 +75,114 @@ def load_checkpoint(
 ) -> tuple[EMProgress, np.ndarray] | None:
     """The progress and pass origin saved at ``path``, or ``None`` if there is no file.
 
+    The file is read as untrusted: its header first (size and nesting capped), then, once
+    its fingerprint matches, each array after checking that its size is the one the
+    fingerprint's ``n_components`` and ``n_features`` imply, and each model's parameters
+    as a model file's are.
+
     Raises
     ------
     InvalidInputError
         The file is not a distgmm checkpoint, is damaged, or was written by a fit with
-        other data or settings (its fingerprint differs).
+        other data or settings (its fingerprint differs). The message names the file.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         return None
-    header, contents = _read(path)
-    if header["fingerprint"] != fingerprint:
-        differ = sorted(
-            k
-            for k in set(fingerprint) | set(header["fingerprint"])
-            if fingerprint.get(k) != header["fingerprint"].get(k)
-        )
-        raise InvalidInputError(
-            f"The checkpoint {path} was written by a fit with other data or settings "
-            f"({', '.join(differ)} differ); resume with the same ones, or delete it to start "
-            "afresh."
-        )
-    try:
-        results = []
-        for i, model in enumerate(header["models"]):
-            weights, means, covariances, chol, bounds = (contents[f"m{i}_{a}"] for a in _ARRAYS)
-            params = GaussianParams(model["covariance_type"], weights, means, covariances, chol)
-            results.append(EMResult(params, bounds.tolist(), model["n_iter"], model["converged"]))
-        progress = EMProgress(header["iteration"], results, contents["previous"].tolist())
-    except (KeyError, TypeError, ValueError) as err:
-        raise InvalidInputError(f"{path} is a damaged distgmm checkpoint ({err}).") from err
-    return progress, contents["origin"]
+    with _open(path) as npz:
+        header = _read_header(npz)
+        saved = header["fingerprint"]
+        if saved != fingerprint:
+            differ = sorted(
+                k for k in set(fingerprint) | set(saved) if fingerprint.get(k) != saved.get(k)
+            )
+            raise InvalidInputError(
+                f"The checkpoint {path} was written by a fit with other data or settings "
+                f"({', '.join(differ)} differ); resume with the same ones, or delete it to "
+                "start afresh."
+            )
+        return _read_progress(npz, header, fingerprint)
 
 
-def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _read_progress(npz: SafeNpz, header: dict, fingerprint: dict):
+    models, iteration = header["models"], header["iteration"]
+    k, d = fingerprint["n_components"], fingerprint["n_features"]
+    # Counted before any name is built: a header listing a million models is refused here.
+    if 3 + len(_ARRAYS) * len(models) > len(npz.names):
+        raise npz.fail(
+            f"{len(models)} model(s) in the header, but {len(npz.names)} members in the archive"
+        )
+    npz.expect(
+        frozenset({"header", "origin", "previous"})
+        | {f"m{i}_{a}" for i in range(len(models)) for a in _ARRAYS}
+    )
+    origin = npz.read_array("origin", (d,))
+    previous = npz.read_array("previous", (len(models),))
+    if not np.isfinite(origin).all() or np.isnan(previous).any() or (previous == np.inf).any():
+        raise npz.fail("the pass origin or the previous lower bounds are not finite")
+    results = []
+    for i, model in enumerate(models):
+        cov_type, n_iter = model["covariance_type"], model["n_iter"]
+        if n_iter > iteration:
+            raise npz.fail(f"model {i} has n_iter {n_iter}, over the iteration {iteration}")
+        cov_shape = kernels.get(cov_type).covariance_shape(k, d)
+        shapes = ((k,), (k, d), cov_shape, cov_shape, (n_iter,))
+        arrays = {a: npz.read_array(f"m{i}_{a}", s) for a, s in zip(_ARRAYS, shapes, strict=True)}
+        fail = lambda p, i=i: npz.fail(f"model {i}: {p}")  # noqa: E731
+        check_gaussian(cov_type, arrays, fail, _ARRAYS[:4], start=n_iter == 0)
+        if not np.isfinite(arrays["lower_bounds"]).all():
+            raise npz.fail(f"model {i}: its lower bounds are not finite")
+        params = GaussianParams(cov_type, *(arrays[a] for a in _ARRAYS[:4]))
+        bounds = arrays["lower_bounds"].tolist()
+        results.append(EMResult(params, bounds, n_iter, model["converged"]))
+    return EMProgress(iteration, results, previous.tolist()), origin
+
+
+@contextlib.contextmanager
+def _open(path: str):
+    """The checkpoint at ``path`` as a :class:`SafeNpz`."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            contents = {name: archive[name] for name in archive.files}
-        header = json.loads(str(contents.pop("header")))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
+        fh = open(path, "rb")  # noqa: SIM115 (closed below, after the archive)
+    except OSError as err:
         raise InvalidInputError(
-            f"{path} is not a readable distgmm checkpoint ({err}); delete it to start afresh."
+            f"The checkpoint {path} cannot be read ({err.strerror or err})."
         ) from err
+    with (
+        fh,
+        SafeNpz(fh, f"{path} is not a readable distgmm checkpoint", "checkpoint", _HINT) as npz,
+    ):
+        yield npz
+
+
+def _read_header(npz: SafeNpz) -> dict[str, Any]:
+    """The header, after checking every field the loader uses."""
+    header = npz.read_header()
     if header.get("format") != FORMAT or header.get("format_version") != FORMAT_VERSION:
-        raise InvalidInputError(
-            f"{path} is not a distgmm checkpoint of format version {FORMAT_VERSION}."
-        )
-    return header, contents
+        raise npz.fail(f"not a distgmm checkpoint of format version {FORMAT_VERSION}")
+    if not isinstance(header.get("fingerprint"), dict):
+        raise npz.fail("the header has no 'fingerprint' object")
+    if not _is_int(header.get("iteration")) or header["iteration"] < 0:
+        raise npz.fail("the header's 'iteration' is not an integer >= 0")
+    models = header.get("models")
+    if not isinstance(models, list) or not models:
+        raise npz.fail("the header's 'models' is not a non-empty list")
+    for i, model in enumerate(models):
+        if not (
+            isinstance(model, dict)
+            and model.get("covariance_type") in kernels.COVARIANCE_TYPES
+            and _is_int(model.get("n_iter"))
+            and model["n_iter"] >= 0
+            and isinstance(model.get("converged"), bool)
+        ):
+            raise npz.fail(
+                f"model {i} of the header is not an object with a covariance_type, an "
+                "integer n_iter >= 0 and a boolean converged"
+            )
+    return header
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def checkpoint_iteration(path: str | os.PathLike) -> int | None:
@@ -133,6 +199,7 @@ def checkpoint_iteration(path: str | os.PathLike) -> int | None:
         readable distgmm checkpoint at ``path``.
     """
     try:
-        return int(_read(os.fspath(path))[0]["iteration"])
-    except (InvalidInputError, KeyError, TypeError, ValueError):
+        with _open(os.fspath(path)) as npz:
+            return int(_read_header(npz)["iteration"])
+    except (InvalidInputError, OSError):
         return None

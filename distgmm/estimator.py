@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels
+from ._feature_names import check_feature_names
 from ._weights import check_sample_weight, float64_array
 from .checkpoint import load_checkpoint, save_checkpoint
 from .cluster import resolve_client
@@ -425,7 +426,9 @@ class GaussianMixture(ClusterMixin, DensityMixin, BaseEstimator):
     # ------------------------------------------------------------------ inference
     def _check_X(self, X, reset: bool):
         if isinstance(X, da.Array):
-            return _check_dask_X(self, X, reset)
+            checked = _check_dask_X(self, X, reset)
+            check_feature_names(self, X, reset)  # a Parquet-read array names its columns
+            return checked
         try:
             return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
         except ValueError as err:  # one error type for bad data, numpy or dask

@@ -1,7 +1,10 @@
 """Self-describing model files: a fitted :class:`~distgmm.GaussianMixture` as one ``.npz``.
 
 A model file is an uncompressed numpy ``.npz`` archive that :func:`numpy.load` reads with
-``allow_pickle=False``: loading one never unpickles, so never runs code from the file.
+``allow_pickle=False``. distgmm reads it with its own checked reader
+(:mod:`distgmm._safenpz`): it never unpickles, so never runs code from the file, and it
+checks every member's size against what the header implies before reading it, so a
+small crafted file cannot make it allocate gigabytes.
 
 Its members:
 
@@ -29,11 +32,13 @@ The header's fields (format_version 1):
     ``means_init`` and ``precisions_init`` as nested lists of floats (float64 values
     survive JSON exactly), loaded back as float64 arrays. Anything else, such as a
     ``RandomState`` given as ``random_state``, is left out and the loaded estimator gets
-    that parameter's default.
+    that parameter's default. The initial arrays are left out too when the header would
+    exceed 16 MiB (:data:`~distgmm._safenpz.MAX_HEADER_BYTES`), the most a reader takes.
 ``dropped_params``
-    Names of the parameters left out, always including ``client`` (a connection to a
-    cluster is not part of a model; a loaded estimator runs with ``client=None`` until
-    given one).
+    Names of the parameters left out, always including ``client``, ``checkpoint``,
+    ``resume`` and ``warm_start``: they are side effects of a fit, not part of a model (a
+    cluster to connect to, a file to write or resume from, whether the next fit continues
+    this one). A loaded estimator has their defaults, even if a file holds them.
 ``fit``
     ``converged``, ``n_iter``, ``lower_bound`` (``null`` when no EM iteration ran, the
     estimator's ``-inf``), ``n_features_in_`` and, when the model was fitted on named
@@ -44,8 +49,11 @@ The header's fields (format_version 1):
     C-order bytes).
 
 Loading refuses any other content with an :class:`~distgmm.errors.InvalidInputError`
-naming the file and the problem; a missing file raises :class:`ModelFileNotFoundError`,
-both an ``InvalidInputError`` and a :class:`FileNotFoundError`. Parameters this distgmm
+naming the file and the problem (unknown or compressed members, a member whose size is
+not its shape's, a header over 16 MiB or nested over 16 deep, covariances that are not
+the inverses of the precisions the factors make, factors over 1e150, ...); a missing
+file raises :class:`ModelFileNotFoundError`, both an ``InvalidInputError`` and a
+:class:`FileNotFoundError`. Parameters this distgmm
 does not know (written by a newer release of the same format version) are ignored. The
 checksums detect corruption and accidental edits, not forgery: whoever can write the file
 can recompute them. Only local paths are supported (no URLs or fsspec file systems).
@@ -54,50 +62,32 @@ can recompute them. Only local paths are supported (no URLs or fsspec file syste
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import math
 import os
-import zipfile
-import zlib
 from datetime import datetime, timezone
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from . import kernels
+from ._modelread import ARRAYS, DTYPE, FORMAT, FORMAT_VERSION, HEADER, check, read, sha256
 from ._npzfile import save_npz_atomic
+from ._safenpz import MAX_HEADER_BYTES
 from .errors import InvalidInputError
 from .estimator import GaussianMixture
 from .params import GaussianParams
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileNotFoundError", "load_model", "save_model"]
 
-FORMAT = "distgmm-model"
-FORMAT_VERSION = 1
-
-_HEADER = "header"
-_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_", "lower_bounds_")
-_DTYPE = np.dtype("<f8")
+_HEADER, _ARRAYS, _DTYPE = HEADER, ARRAYS, DTYPE
 _INIT_ARRAYS = frozenset({"weights_init", "means_init", "precisions_init"})
-_NOT_STORED = frozenset({"client"})
+# Side effects, not model: a cluster connection, a file to write, a file to resume from, and
+# whether the next fit continues this one. Never written, and ignored in a file.
+_NOT_STORED = frozenset({"client", "checkpoint", "resume", "warm_start"})
 _UNSTORABLE = object()
-_WEIGHT_SUM_ATOL = 1e-6
-_ZIP_MAGIC = b"PK\x03\x04"  # a zip archive's first local file header
-_NPY_MAGIC = b"\x93NUM"
-# What numpy and zipfile raise on a damaged archive; anything else is a bug worth seeing.
-_READ_ERRORS = (
-    OSError,
-    ValueError,
-    EOFError,
-    KeyError,
-    SyntaxError,
-    zipfile.BadZipFile,
-    zlib.error,
-)
 
 
 # FileNotFoundError first: only then does OSError's constructor set errno and filename.
@@ -145,20 +135,25 @@ def save_model(estimator: GaussianMixture, path: str | os.PathLike[str]) -> None
     check_is_fitted(estimator)
     target = Path(path)
     header, arrays = _describe(estimator)
+    where = f"Cannot save the model to {target}"
+    text = _header_text(header, where)
     # The same checks as loading, so a file that saves always loads.
-    _check(header, arrays, f"Cannot save the model to {target}")
-    members = {_HEADER: np.array(json.dumps(header, allow_nan=False)), **arrays}
+    check(header, arrays, where)
+    members = {_HEADER: np.array(text), **arrays}
     save_npz_atomic(target, members, "the model")
 
 
 def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
     """Read a fitted estimator from a model file written by :func:`save_model`.
 
-    Exported as ``distgmm.load``. The file is read with ``allow_pickle=False`` and checked
-    before anything is built from it: format and version, every array's shape against the
-    header's ``covariance_type``, ``n_components`` and ``n_features``, the checksums,
-    finiteness, weights summing to 1 (within 1e-6) and triangular precision factors with a
-    positive diagonal.
+    Exported as ``distgmm.load``. The file is read as untrusted (never unpickled, every
+    member's size checked before it is read) and checked before anything is built from
+    it: format and version, every array's shape against the header's
+    ``covariance_type``, ``n_components`` and ``n_features``, the checksums, finiteness,
+    weights summing to 1 (within 1e-6), triangular precision factors with a positive
+    diagonal, and covariances that are the inverses of the precisions they make.
+    Side-effect parameters in the file (``checkpoint``, ``resume``, ``warm_start``,
+    ``client``) are ignored.
 
     Parameters
     ----------
@@ -185,6 +180,13 @@ def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
         newer format version than this distgmm reads. The message names the file and the
         problem.
     """
+    return load_model_with_header(path)[0]
+
+
+def load_model_with_header(
+    path: str | os.PathLike[str],
+) -> tuple[GaussianMixture, dict[str, Any]]:
+    """:func:`load_model`, and the file's checked header (for ``distgmm info``)."""
     target = Path(path)
     try:
         fh = target.open("rb")
@@ -197,10 +199,10 @@ def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
             f"Cannot load the model: {target} cannot be read ({err.strerror or err})."
         ) from err
     with fh:
-        header, arrays = _read(fh, target)
+        header, arrays = read(fh, target)
     where = f"Invalid model file {target}"
-    _check(header, arrays, where)
-    return _build(header, arrays, where)
+    check(header, arrays, where)
+    return _build(header, arrays, where), header
 
 
 # ---------------------------------------------------------------------------- writing
@@ -244,11 +246,38 @@ def _describe(estimator: GaussianMixture) -> tuple[dict[str, Any], dict[str, np.
         "dropped_params": sorted(dropped),
         "fit": fit,
         "arrays": {
-            name: {"shape": list(arr.shape), "dtype": arr.dtype.str, "sha256": _sha256(arr)}
+            name: {"shape": list(arr.shape), "dtype": arr.dtype.str, "sha256": sha256(arr)}
             for name, arr in arrays.items()
         },
     }
     return header, arrays
+
+
+def _header_text(header: dict[str, Any], where: str) -> str:
+    """The header as JSON, within the size readers accept.
+
+    The initial arrays are what grows with the model (``precisions_init`` holds K x D x D
+    numbers as text): over the limit, they are left out, as parameters JSON cannot hold.
+    """
+    text = json.dumps(header, allow_nan=False)
+    params = header["params"]
+    large = sorted(name for name in _INIT_ARRAYS if params.get(name) is not None)
+    if _stored_bytes(text) > MAX_HEADER_BYTES and large:
+        for name in large:
+            del params[name]
+        header["dropped_params"] = sorted([*header["dropped_params"], *large])
+        text = json.dumps(header, allow_nan=False)
+    if _stored_bytes(text) > MAX_HEADER_BYTES:
+        raise InvalidInputError(
+            f"{where}: its header would take {_stored_bytes(text)} bytes, over the limit of "
+            f"{MAX_HEADER_BYTES} that loading accepts (are the feature names very long?)."
+        )
+    return text
+
+
+def _stored_bytes(text: str) -> int:
+    # A 0-d numpy unicode array: 4 bytes a character, and a .npy header of ~128 bytes.
+    return 4 * len(text) + 256
 
 
 def _param_to_json(name: str, value: object) -> object:
@@ -270,209 +299,19 @@ def _param_to_json(name: str, value: object) -> object:
     return _UNSTORABLE
 
 
-def _sha256(arr: np.ndarray) -> str:
-    return hashlib.sha256(arr.tobytes(order="C")).hexdigest()
-
-
-# ---------------------------------------------------------------------------- reading
-def _read(fh: BinaryIO, target: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The header and arrays of an open model file; only the format is checked here."""
-    # Told by the magic bytes first: on anything but a zip or .npy, np.load falls back to
-    # unpickling, and its refusal advises loading the file unsafely.
-    magic = fh.read(len(_ZIP_MAGIC))
-    fh.seek(0)
-    if magic != _ZIP_MAGIC:
-        if not magic:
-            what = "the file is empty"
-        elif magic.startswith(_NPY_MAGIC):
-            what = "a single .npy array, not an .npz archive"
-        else:
-            what = "not an .npz (zip) archive"
-        raise InvalidInputError(f"Invalid model file {target}: not a distgmm model file ({what}).")
-    try:
-        npz = np.load(fh, allow_pickle=False)
-    except _READ_ERRORS as err:
-        raise InvalidInputError(
-            f"Invalid model file {target}: not a readable .npz archive, truncated or "
-            f"corrupted ({type(err).__name__}: {err})."
-        ) from err
-    with npz:
-        header = _read_header(npz, target)
-        names = set(npz.files) - {_HEADER}
-        if names != set(_ARRAYS):
-            missing, extra = sorted(set(_ARRAYS) - names), sorted(names - set(_ARRAYS))
-            raise InvalidInputError(
-                f"Invalid model file {target}: expected the arrays {list(_ARRAYS)}; "
-                f"missing {missing}, unexpected {extra}."
-            )
-        arrays = {name: _read_member(npz, name, target) for name in _ARRAYS}
-    return header, arrays
-
-
-def _read_member(npz: np.lib.npyio.NpzFile, name: str, target: Path) -> np.ndarray:
-    try:
-        return npz[name]
-    except _READ_ERRORS as err:
-        # Among these: numpy refusing an object array, which would need unpickling, and
-        # zipfile's CRC check failing on a damaged member.
-        raise InvalidInputError(
-            f"Invalid model file {target}: member {name!r} cannot be read "
-            f"({type(err).__name__}: {err})."
-        ) from err
-
-
-def _read_header(npz: np.lib.npyio.NpzFile, target: Path) -> dict[str, Any]:
-    """The parsed header, after checking the format name and version."""
-    where = f"Invalid model file {target}"
-    if _HEADER not in npz.files:
-        raise InvalidInputError(f"{where}: no {_HEADER!r} member, not a distgmm model file.")
-    raw = _read_member(npz, _HEADER, target)
-    if raw.dtype.kind != "U" or raw.ndim != 0:
-        raise InvalidInputError(
-            f"{where}: the header is a {raw.dtype} array of shape {raw.shape}, not a string."
-        )
-    try:
-        header = json.loads(str(raw[()]), parse_constant=_reject_constant)
-    except ValueError as err:
-        raise InvalidInputError(f"{where}: the header is not valid JSON ({err}).") from err
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        found = header.get("format") if isinstance(header, dict) else None
-        raise InvalidInputError(
-            f"{where}: format {found!r}, expected {FORMAT!r}; not a distgmm model file."
-        )
-    version = header.get("format_version")
-    if not _is_int(version) or version < 1:
-        raise InvalidInputError(f"{where}: format_version {version!r} is not an integer >= 1.")
-    if version > FORMAT_VERSION:
-        from . import __version__
-
-        raise InvalidInputError(
-            f"Cannot load the model file {target}: it has format_version {version}, written "
-            f"by distgmm {header.get('distgmm_version', '(unknown)')}, but this distgmm "
-            f"({__version__}) reads format_version {FORMAT_VERSION} only. Upgrade distgmm "
-            "(pip install --upgrade distgmm) to load it."
-        )
-    return header
-
-
-def _reject_constant(name: str) -> None:
-    # The writer never emits NaN or Infinity (json.dumps with allow_nan=False).
-    raise ValueError(f"non-standard JSON constant {name}")
-
-
-# ---------------------------------------------------------------------------- checking
-def _check(header: dict[str, Any], arrays: dict[str, np.ndarray], where: str) -> None:
-    """Raise ``InvalidInputError`` (message starting with ``where``) unless the model is valid.
-
-    Run on the arrays read from a file and, before writing, on those of the estimator.
-    """
-
-    def fail(problem: str) -> InvalidInputError:
-        return InvalidInputError(f"{where}: {problem}.")
-
-    covariance_type = header.get("covariance_type")
-    if covariance_type not in kernels.COVARIANCE_TYPES:
-        raise fail(
-            f"covariance_type {covariance_type!r} is not one of {list(kernels.COVARIANCE_TYPES)}"
-        )
-    k, d = header.get("n_components"), header.get("n_features")
-    for name, value in (("n_components", k), ("n_features", d)):
-        if not _is_int(value) or value < 1:
-            raise fail(f"{name} {value!r} is not an integer >= 1")
-    fit = header.get("fit")
-    if not isinstance(fit, dict):
-        raise fail("the header has no 'fit' object")
-    n_iter = fit.get("n_iter")
-    if not _is_int(n_iter) or n_iter < 0:
-        raise fail(f"fit.n_iter {n_iter!r} is not an integer >= 0")
-    if not isinstance(fit.get("converged"), bool):
-        raise fail(f"fit.converged {fit.get('converged')!r} is not a boolean")
-    if fit.get("n_features_in_") != d:
-        raise fail(f"fit.n_features_in_ {fit.get('n_features_in_')!r} is not n_features={d}")
-    names = fit.get("feature_names_in_")
-    if names is not None and not (
-        isinstance(names, list) and len(names) == d and all(isinstance(n, str) for n in names)
-    ):
-        raise fail(f"fit.feature_names_in_ is not a list of {d} strings")
-    params = header.get("params")
-    if not isinstance(params, dict):
-        raise fail("the header has no 'params' object")
-
-    cov_shape = kernels.get(covariance_type).covariance_shape(k, d)
-    expected = {
-        "weights_": (k,),
-        "means_": (k, d),
-        "covariances_": cov_shape,
-        "precisions_cholesky_": cov_shape,
-        "lower_bounds_": (n_iter,),
-    }
-    described = header.get("arrays")
-    if not isinstance(described, dict) or set(described) != set(_ARRAYS):
-        raise fail(f"the header's 'arrays' object does not describe exactly {list(_ARRAYS)}")
-    implied = (
-        f"covariance_type={covariance_type!r}, n_components={k}, n_features={d}, n_iter={n_iter}"
-    )
-    for name in _ARRAYS:
-        arr, entry, shape = arrays[name], described[name], expected[name]
-        if not isinstance(entry, dict):
-            raise fail(f"the header's description of {name!r} is not an object")
-        if entry.get("shape") != list(shape) or arr.shape != shape:
-            raise fail(
-                f"array {name!r} has shape {arr.shape} (header: {entry.get('shape')}), "
-                f"but {implied} imply {shape}"
-            )
-        if arr.dtype != _DTYPE or entry.get("dtype") != _DTYPE.str:
-            raise fail(f"array {name!r} has dtype {arr.dtype.str}, expected {_DTYPE.str}")
-        if entry.get("sha256") != _sha256(arr):
-            raise fail(
-                f"array {name!r} does not match its sha256 checksum: the file was modified "
-                "or corrupted after it was saved"
-            )
-        if not np.isfinite(arr).all():
-            raise fail(f"array {name!r} contains NaN or infinity")
-
-    weights = arrays["weights_"]
-    if (weights < 0).any() or abs(weights.sum() - 1.0) > _WEIGHT_SUM_ATOL:
-        raise fail(
-            f"weights_ must be >= 0 and sum to 1 (within {_WEIGHT_SUM_ATOL:g}), "
-            f"they sum to {weights.sum()!r} with minimum {weights.min()!r}"
-        )
-    chol = arrays["precisions_cholesky_"]
-    if covariance_type in ("full", "tied"):
-        if np.tril(chol, -1).any():
-            raise fail("precisions_cholesky_ is not upper triangular")
-        if not (np.diagonal(chol, axis1=-2, axis2=-1) > 0).all():
-            raise fail("precisions_cholesky_ has a diagonal entry <= 0")
-    elif not (chol > 0).all() or not (arrays["covariances_"] > 0).all():
-        raise fail(f"{covariance_type!r} precisions_cholesky_ and covariances_ must be > 0")
-
-    bounds = arrays["lower_bounds_"]
-    lower_bound = fit.get("lower_bound")
-    last = float(bounds[-1]) if n_iter else None
-    if lower_bound != last:
-        raise fail(f"fit.lower_bound {lower_bound!r} is not the last of lower_bounds_ ({last!r})")
-
-    # set_params after fit can leave the parameters disagreeing with the fitted arrays;
-    # refused on saving, so that a file that saves always loads.
-    for name, value in (("covariance_type", covariance_type), ("n_components", k)):
-        if name in params and params[name] != value:
-            raise fail(
-                f"parameter {name}={params[name]!r} disagrees with the fitted model's "
-                f"{value!r}; refit, or set it back"
-            )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 # ---------------------------------------------------------------------------- building
 def _build(header: dict[str, Any], arrays: dict[str, np.ndarray], where: str) -> GaussianMixture:
     """The fitted estimator a checked header and arrays describe."""
     # Parameters this distgmm does not know came from a newer writer of the same format
     # version, which promises they change nothing a reader relies on: ignore them.
     known = GaussianMixture().get_params(deep=False)
-    params = {name: value for name, value in header["params"].items() if name in known}
+    # Side-effect parameters (a file to write or resume, a cluster, a warm start) in a file
+    # are never honoured: the file's author does not choose what this process does.
+    params = {
+        name: value
+        for name, value in header["params"].items()
+        if name in known and name not in _NOT_STORED
+    }
     for name, value in params.items():
         if name in _INIT_ARRAYS and value is not None:
             try:

@@ -295,9 +295,70 @@ def test_fit_and_predict_on_parquet_columns(data, scheduler, tmp_path):
     table = pq.read_table(out).to_pandas()
     assert list(table.columns) == ["id", "label", "proba_0", "proba_1", "proba_2"]
     assert np.array_equal(table["id"], data.ids)
-    assert np.array_equal(table["label"], gm.predict(data.X))
+    named = pd.DataFrame(data.X, columns=["a", "b", "c"])  # the model knows its columns
+    assert np.array_equal(table["label"], gm.predict(named))
     proba = table[["proba_0", "proba_1", "proba_2"]].to_numpy()
-    np.testing.assert_allclose(proba, gm.predict_proba(data.X), atol=1e-12)
+    np.testing.assert_allclose(proba, gm.predict_proba(named), atol=1e-12)
+
+
+@pytest.mark.cluster
+def test_predict_and_score_read_the_models_columns_by_name(data, scheduler, tmp_path):
+    model = tmp_path / "abc.npz"
+    gm = GaussianMixture(3, random_state=0).fit(
+        distgmm.read_parquet(data.parquet, columns=["a", "b", "c"])
+    )
+    gm.save(model)
+    named = pd.DataFrame(data.X, columns=["a", "b", "c"])
+    expected = gm.predict(named)
+    # Another order, or no --columns at all (the file has an id and a string column too):
+    # the model's columns, by name.
+    for i, columns in enumerate((["--columns", "c,b,a"], [])):
+        out = tmp_path / f"labels-{i}.zarr"
+        result = run(
+            "predict", model, data.parquet, *columns, "--out", out, "--scheduler", scheduler
+        )
+        assert result.returncode == 0, result.stderr
+        assert np.array_equal(zarr.open_group(out, mode="r")["labels"][:], expected)
+    record = run_json("score", model, data.parquet, "--columns", "b,c,a", "--scheduler", scheduler)
+    assert record["mean_log_likelihood"] == pytest.approx(gm.score(named), rel=1e-12)
+    other = run("predict", model, data.parquet, "--columns", "a,b,id", "--out", tmp_path / "x.zarr")
+    line = assert_one_error_line(other, 2)
+    assert "a,b,id" in line
+    assert "a,b,c" in line
+
+
+def _with_header(source: Path, target: Path, header: str) -> Path:
+    with np.load(source, allow_pickle=False) as npz:
+        members = {name: npz[name] for name in npz.files}
+    members["header"] = np.array(header)
+    with target.open("wb") as fh:
+        np.savez(fh, **members)
+    return target
+
+
+def test_malformed_model_files_exit_2(data, tmp_path):
+    with np.load(data.model, allow_pickle=False) as npz:
+        header = json.loads(str(npz["header"][()]))
+    del header["created"]
+    no_created = _with_header(data.model, tmp_path / "no-created.npz", json.dumps(header))
+    deep = _with_header(data.model, tmp_path / "deep.npz", "[" * 200_000 + "]" * 200_000)
+    for path in (no_created, deep):
+        line = assert_one_error_line(run("info", path), 2)
+        assert str(path) in line
+    line = assert_one_error_line(run("predict", deep, data.zarr, "--out", tmp_path / "o.zarr"), 2)
+    assert "nests" in line
+
+
+def test_info_escapes_control_characters(data, tmp_path):
+    names = ["a\x1b[2J", "b\nfake line", "c"]
+    path = tmp_path / "named.npz"
+    GaussianMixture(3, random_state=0).fit(pd.DataFrame(data.X, columns=names)).save(path)
+    human = run("info", path)
+    assert human.returncode == 0, human.stderr
+    assert "\x1b" not in human.stderr
+    assert "a\\x1b[2J, b\\nfake line, c" in human.stderr
+    assert not any(line.startswith("fake line") for line in human.stderr.splitlines())
+    assert run_json("info", path)["feature_names"] == names
 
 
 @pytest.mark.cluster

@@ -127,3 +127,15 @@ def test_dask_input_keeps_its_chunk_invariant_start():
     one = GaussianMixture(**kw).fit(da.from_array(X))
     many = GaussianMixture(**kw).fit(da.from_array(X, chunks=(77, -1)))
     np.testing.assert_allclose(many.means_, one.means_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
+def test_a_start_at_rows_resumes_from_its_checkpoint(init_params, tmp_path):
+    # scikit-learn's weights of a start at K rows sum to K / n_samples: a checkpoint holding
+    # that start (iteration 0) is accepted, and resumes to scikit-learn's fit.
+    X = overlapping(seed=6)
+    kw = dict(n_components=4, init_params=init_params, random_state=0, tol=1e-6)
+    GaussianMixture(max_iter=0, checkpoint=tmp_path / "ck", **kw).fit(X)
+    resumed = GaussianMixture(max_iter=300, checkpoint=tmp_path / "ck", resume=True, **kw)
+    theirs, _ = both(X, max_iter=300, **kw)
+    assert_same_fit(resumed.fit(X), theirs)

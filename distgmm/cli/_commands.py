@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
 import sys
 import tempfile
 import time
 
-import numpy as np
-
 from .. import GaussianMixture, load, local_client, read_zarr
 from ..io import output_format
+from ..modelfile import load_model_with_header
 from ..synthetic import mixture_labels, write_mixture_zarr
+from ._columns import select_model_columns
 from ._errors import EXIT_OK
 from ._fitting import _criteria, _outcome
 from ._runtime import _check_features, _cluster, _dashboard, _exists, _open_data, _Output
@@ -24,6 +23,7 @@ from ._runtime import _check_features, _cluster, _dashboard, _exists, _open_data
 
 def _predict(args: argparse.Namespace, out: _Output) -> int:
     gm = load(args.model)
+    select_model_columns(args, gm)
     X = _open_data(args)
     _check_features(gm, X, args.data)
     output_format(args.out)  # an unknown suffix fails here, before any cluster starts
@@ -62,6 +62,7 @@ def _predict(args: argparse.Namespace, out: _Output) -> int:
 
 def _score(args: argparse.Namespace, out: _Output) -> int:
     gm = load(args.model)
+    select_model_columns(args, gm)
     X = _open_data(args)
     _check_features(gm, X, args.data)
     start = time.perf_counter()
@@ -94,22 +95,25 @@ _INFO_HIDDEN_PARAMS = frozenset(
 )
 
 
+def _printable(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped (a file wrote it)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _info(args: argparse.Namespace, out: _Output) -> int:
-    gm = load(args.model)  # validates the whole file first
-    with np.load(args.model, allow_pickle=False) as archive:
-        header = json.loads(archive["header"].item())
+    gm, header = load_model_with_header(args.model)  # the whole file checked first
     fit = header["fit"]
     params = {
         name: value for name, value in header["params"].items() if name not in _INFO_HIDDEN_PARAMS
     }
     out.say(
         f"{args.model}: {gm.n_components} {gm.covariance_type} components, "
-        f"{gm.n_features_in_} features; distgmm {header['distgmm_version']}, "
-        f"created {header['created']}"
+        f"{gm.n_features_in_} features; distgmm {_printable(header['distgmm_version'])}, "
+        f"created {_printable(header['created'])}"
     )
     out.say(f"fit: {_outcome(gm)}")
     if "feature_names_in_" in fit:
-        out.say(f"features: {', '.join(fit['feature_names_in_'])}")
+        out.say(f"features: {', '.join(_printable(name) for name in fit['feature_names_in_'])}")
     out.say("component  weight    mean")
     for k, (weight, mean) in enumerate(zip(gm.weights_, gm.means_, strict=True)):
         shown = ", ".join(f"{v:.4g}" for v in mean[:8]) + (", ..." if len(mean) > 8 else "")
