@@ -21,7 +21,8 @@ from dask import delayed
 
 from ..errors import InvalidInputError
 from ..kernels.chunk import PassModel, check_finite_rows, chunk_predictions
-from ._common import DEFAULT_CHUNK_BYTES, atomic_output, chunk_rows
+from ._common import DEFAULT_CHUNK_BYTES, chunk_rows
+from ._output import atomic_output
 from ._parquet import ParquetRows
 from ._zarr import store_of
 
