@@ -85,7 +85,7 @@ def check_writable(path: str | os.PathLike[str], what: str) -> None:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as err:
         raise type(err)(
-            err.errno, f"Cannot write {what} to {target}: {err.strerror}", str(target.parent)
+            err.errno, f"Cannot save {what} to {target}: {err.strerror}", str(target.parent)
         ) from err
     os.close(fd)
     probe.unlink()
