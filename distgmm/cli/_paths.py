@@ -19,6 +19,7 @@ from pathlib import Path
 import fsspec
 
 from .._npzfile import check_writable
+from .._ownfiles import new_tag
 from ..io._output import recover_output
 from ._errors import UsageError
 
@@ -66,8 +67,8 @@ def check_outputs(
     """Fail fast for outputs that would overwrite the input, each other, or an existing file.
 
     ``outputs`` maps an option (``"--out"``) to its path. ``files``: the outputs are model
-    files or checkpoints, whose folders are checked writable now; otherwise ``--out`` is an
-    output folder (predictions), first recovered from a writer killed mid-way.
+    files or checkpoints; otherwise ``--out`` is an output folder (predictions), first
+    recovered from a writer killed mid-way. Either way, their folders are checked writable.
     """
     given = {option: path for option, path in outputs.items() if path is not None}
     inputs = [("DATA", args.data), ("MODEL", getattr(args, "model", None))]
@@ -91,9 +92,11 @@ def check_outputs(
         raise FileExistsError(
             errno.EEXIST, "The output exists; pass --overwrite to replace it", out
         )
-    if files:
-        for option, path in local:
+    for option, path in local:
+        if files:
             _check_output_file(path, _WHAT.get(option, option))
+        else:
+            _check_output_folder(path)
 
 
 #: What each output option saves, for errors.
@@ -103,6 +106,25 @@ _WHAT = {"--out": "the model", "--checkpoint": "the checkpoint"}
 def _exists(path: str) -> bool:
     fs, root = fsspec.core.url_to_fs(path)
     return fs.exists(root.rstrip("/")) or (_local(path) and os.path.islink(root))
+
+
+def _check_output_folder(path: str) -> None:
+    """Fail before predicting if the output's temporary folder cannot be created.
+
+    Creates and removes a folder of the name the writer will use (longer than the output's:
+    a name close to the file system's limit fails here, not after the pass).
+    """
+    target = Path(os.path.abspath(path))
+    if not target.parent.is_dir():
+        return  # the writer creates it
+    probe = target.parent / f".{target.name}.tmp-{new_tag()}"
+    try:
+        probe.mkdir()
+    except OSError as err:
+        raise type(err)(
+            err.errno, f"Cannot write the output {path}: {err.strerror}", str(target.parent)
+        ) from err
+    probe.rmdir()
 
 
 def _check_output_file(path: str, what: str) -> None:
