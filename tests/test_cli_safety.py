@@ -129,7 +129,8 @@ def test_predict_never_removes_an_output_that_appears_while_it_runs(tmp_path, np
     proc = _start("predict", model, data, "--out", out, "--workers", "1")
     try:
         deadline = time.monotonic() + 120
-        while not list(tmp_path.glob(".labels.zarr.tmp-*")):
+        # The writer's temporary group (not the empty folder that checks the name first).
+        while not list(tmp_path.glob(".labels.zarr.tmp-*/zarr.json")):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "predict did not start writing"
             time.sleep(0.05)
