@@ -100,7 +100,9 @@ class ModelFileNotFoundError(FileNotFoundError, InvalidInputError):
     """
 
 
-def save_model(estimator: GaussianMixture, path: str | os.PathLike[str]) -> None:
+def save_model(
+    estimator: GaussianMixture, path: str | os.PathLike[str], *, overwrite: bool = True
+) -> None:
     """Write a fitted estimator to a model file, atomically.
 
     The file is written under a temporary name in the target's directory, flushed to disk
@@ -114,6 +116,9 @@ def save_model(estimator: GaussianMixture, path: str | os.PathLike[str]) -> None
     path : str or os.PathLike
         Local file to write; replaced if it exists. Used as given: no ``.npz`` suffix is
         added.
+    overwrite : bool, default=True
+        ``False``: never replace a file, even one created while this one is written
+        (:class:`FileExistsError`, the file left as it is).
 
     Raises
     ------
@@ -127,6 +132,8 @@ def save_model(estimator: GaussianMixture, path: str | os.PathLike[str]) -> None
         nothing is written.
     OSError
         If the file cannot be written, e.g. its directory does not exist.
+    FileExistsError
+        ``overwrite=False`` and ``path`` exists.
     """
     if not isinstance(estimator, GaussianMixture):
         raise TypeError(
@@ -140,7 +147,7 @@ def save_model(estimator: GaussianMixture, path: str | os.PathLike[str]) -> None
     # The same checks as loading, so a file that saves always loads.
     check(header, arrays, where)
     members = {_HEADER: np.array(text), **arrays}
-    save_npz_atomic(target, members, "the model")
+    save_npz_atomic(target, members, "the model", overwrite=overwrite)
 
 
 def load_model(path: str | os.PathLike[str]) -> GaussianMixture:

@@ -99,7 +99,7 @@ def write_mixture_zarr(
     """
     import zarr
 
-    from .io._common import atomic_output
+    from .io._output import atomic_output
     from .io._zarr import store_of
 
     _check(n_samples, n_features, n_components, separation)

@@ -36,6 +36,7 @@ from distributed import Client, get_task_stream
 import distgmm
 from distgmm import GaussianMixture, read_zarr
 from distgmm.checkpoint import checkpoint_iteration
+from distgmm.cli._errors import EXIT_CLUSTER, EXIT_TERMINATED
 from distgmm.synthetic import write_mixture_zarr
 
 pytestmark = pytest.mark.cluster
@@ -332,6 +333,11 @@ def test_recipes_parse_and_agree():
         (job,) = manifests(name)
         args = container_args(job, "spec.template.spec.containers.0")
         assert localize(args, address="A") == localize(compose_command(service), address="A")
+    # The fit Job retries exactly the exit codes after which a rerun with --resume goes on.
+    rules = manifests("fit-job.yaml")[0]["spec"]["podFailurePolicy"]["rules"]
+    (fail,) = [rule for rule in rules if rule["action"] == "FailJob"]
+    assert fail["onExitCodes"]["operator"] == "NotIn"
+    assert fail["onExitCodes"]["values"] == [EXIT_CLUSTER, EXIT_TERMINATED] == [4, 143]
 
     # Each worker's Dask limit, and the container's (or Slurm job's) a little above it.
     limit = compose_command("worker")[compose_command("worker").index("--memory-limit") + 1]

@@ -12,14 +12,20 @@ Errors are one line on stderr, ``distgmm: error: <message>``, and an exit code:
 4     the cluster failed: its scheduler unreachable or lost, or tasks killed its workers;
       a checkpoint written so far is left intact (rerun with ``--resume``)
 130   interrupted (Ctrl-C); a checkpoint written so far is left intact
+143   terminated (SIGTERM, as Kubernetes and Slurm stop a job); the checkpoint is left
+      intact, and rerunning with ``--resume`` continues
 ====  ===============================================================================
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from ..checkpoint import checkpoint_iteration
 from ..errors import FitError
@@ -27,8 +33,10 @@ from ._errors import (
     EXIT_CLUSTER,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     ClusterError,
+    Terminated,
     UsageError,
     _error,
 )
@@ -48,10 +56,17 @@ _PATH_ERRORS = (
 )
 
 
+#: ``errno`` values of a path that cannot be used as given (too long, a symlink loop, on a
+#: read-only file system): bad input too.
+_PATH_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.ELOOP, errno.EROFS})
+
+
 def _exit_code(err: BaseException) -> int:
     if isinstance(err, FitError):  # before ValueError: a FitError is one
         return EXIT_FAILED
     if isinstance(err, (UsageError, ValueError, *_PATH_ERRORS)):
+        return EXIT_USAGE
+    if isinstance(err, OSError) and err.errno in _PATH_ERRNOS:
         return EXIT_USAGE
     return EXIT_FAILED
 
@@ -79,13 +94,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         The exit code: 0 done, 1 the fit failed (or an unexpected error), 2 bad usage or
         input, 3 not converged with ``--require-converged``, 4 the cluster failed,
-        130 interrupted.
+        130 interrupted, 143 terminated.
     """
     args = _parser().parse_args(argv)
+    if args.json and sys.stdout is None:
+        _error("--json writes its result to stdout, which is closed; open it, or drop --json")
+        return EXIT_USAGE
     out = _Output(args.json)
     try:
-        with out.guard():
+        with _terminate_as_interrupt(), out.guard():
             return args.func(args, out)
+    except Terminated:
+        print(f"distgmm: terminated{_checkpoint_kept(args)}", file=sys.stderr, flush=True)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"distgmm: interrupted{_checkpoint_kept(args)}", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
@@ -100,6 +121,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _exit_code(err)
         _error(_describe(err, code))
         return code
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` in the main thread, as Ctrl-C raises its interrupt.
+
+    Without this, SIGTERM ends the process on the spot: no cleanup, no message, and as a
+    container's process 1 it would be ignored until the SIGKILL that follows.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        # Once: cleaning up must not be interrupted by a second SIGTERM.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _checkpoint_kept(args) -> str:

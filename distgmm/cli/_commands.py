@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 import tempfile
 import time
@@ -18,7 +17,8 @@ from ..synthetic import mixture_labels, write_mixture_zarr
 from ._columns import select_model_columns
 from ._errors import EXIT_OK
 from ._fitting import _criteria, _outcome
-from ._runtime import _check_features, _cluster, _dashboard, _exists, _open_data, _Output
+from ._paths import check_outputs
+from ._runtime import _check_features, _cluster, _dashboard, _open_data, _Output
 
 
 def _predict(args: argparse.Namespace, out: _Output) -> int:
@@ -27,10 +27,7 @@ def _predict(args: argparse.Namespace, out: _Output) -> int:
     X = _open_data(args)
     _check_features(gm, X, args.data)
     output_format(args.out)  # an unknown suffix fails here, before any cluster starts
-    if not args.overwrite and _exists(args.out):
-        raise FileExistsError(
-            errno.EEXIST, "The output exists; pass --overwrite to replace it", args.out
-        )
+    check_outputs(args, {"--out": args.out}, files=False)
     outputs = ["labels"] + ["probabilities"] * args.proba + ["log_likelihood"] * args.log_likelihood
     start = time.perf_counter()
     with _cluster(args, out) as client:

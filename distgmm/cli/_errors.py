@@ -14,12 +14,23 @@ EXIT_USAGE = 2
 EXIT_NOT_CONVERGED = 3
 EXIT_CLUSTER = 4
 EXIT_INTERRUPTED = 130
+#: 128 + SIGTERM, what a shell reports for a process the signal ended: kept, so that a Job's
+#: failure policy or a script that expects it need not change.
+EXIT_TERMINATED = 143
 
 _ERROR_PREFIX = "distgmm: error: "
 
 
 class UsageError(Exception):
     """Arguments that parse but do not go together; exit code 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (Kubernetes, Slurm, ``docker stop``), raised in the main thread; exit 143.
+
+    A :class:`KeyboardInterrupt`, so that everything cleaning up after Ctrl-C (the
+    checkpoint's temporary file, the local cluster) does the same for it.
+    """
 
 
 class ClusterError(Exception):

@@ -11,8 +11,10 @@ from typing import Any
 
 from .. import ConvergenceWarning, GaussianMixture
 from ..errors import FitError, InvalidInputError
+from ..modelfile import save_model
 from ._errors import EXIT_NOT_CONVERGED, EXIT_OK, UsageError, _error, _one_line
-from ._runtime import _check_output_file, _cluster, _open_data, _Output, _progress
+from ._paths import check_outputs
+from ._runtime import _cluster, _open_data, _Output, _progress
 
 
 def _estimator(args: argparse.Namespace, n_components: int, covariance: str, client, **extra):
@@ -83,9 +85,7 @@ def _fit(args: argparse.Namespace, out: _Output) -> int:
     if args.resume and not args.checkpoint:
         raise UsageError("--resume continues from a checkpoint: give --checkpoint FILE.")
     X = _open_data(args)
-    for path in (args.out, args.checkpoint):
-        if path is not None:
-            _check_output_file(path)
+    check_outputs(args, {"--out": args.out, "--checkpoint": args.checkpoint})
     with _cluster(args, out) as client:
         gm = _estimator(
             args,
@@ -98,7 +98,7 @@ def _fit(args: argparse.Namespace, out: _Output) -> int:
         if args.resume and os.path.exists(args.checkpoint):
             out.say(f"resuming from the checkpoint {args.checkpoint}")
         seconds = _fit_quietly(gm, X)
-        gm.save(args.out)
+        save_model(gm, args.out, overwrite=args.overwrite)
     out.say(
         f"fitted {gm.n_components} {gm.covariance_type} components to {X.shape[0]} x "
         f"{X.shape[1]} rows of {args.data}: {_outcome(gm)}, {seconds:.2f} s; "
@@ -121,7 +121,7 @@ def _fit(args: argparse.Namespace, out: _Output) -> int:
 
 def _select(args: argparse.Namespace, out: _Output) -> int:
     X = _open_data(args)
-    _check_output_file(args.out)
+    check_outputs(args, {"--out": args.out})
     candidates = [(cov, k) for cov in args.covariance for k in args.components]
     rows: list[dict[str, Any]] = []
     best: GaussianMixture | None = None
@@ -166,7 +166,7 @@ def _select(args: argparse.Namespace, out: _Output) -> int:
             raise FitError(
                 f"Every one of the {len(rows)} candidates failed; the last: {rows[-1]['error']}"
             )
-        best.save(args.out)
+        save_model(best, args.out, overwrite=args.overwrite)
     out.say(
         f"best by {args.criterion}: {best.covariance_type} k={best.n_components} "
         f"({args.criterion} {best_score:.6g}); saved to {args.out}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 
@@ -52,10 +53,26 @@ def _float_at_least(low: float, strict: bool = False):
 
 
 def _names(text: str) -> list[str]:
+    """``"a,b"`` (spaces around names dropped), or a JSON list for names with commas or spaces."""
+    if text.lstrip().startswith("["):
+        try:
+            names = json.loads(text)
+        except ValueError:
+            names = None
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise argparse.ArgumentTypeError(
+                f'{text!r} is not a JSON list of names, such as \'["a, b", " c"]\''
+            )
+        return names
     names = [name.strip() for name in text.split(",")]
     if not all(names):
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of names")
     return names
+
+
+#: The most component counts ``select -k`` takes: each is a fit, and a range such as
+#: 1..10000000 would otherwise be expanded in memory before the first one.
+MAX_COMPONENT_COUNTS = 1000
 
 
 def _component_counts(text: str) -> list[int]:
@@ -71,6 +88,11 @@ def _component_counts(text: str) -> list[int]:
             raise argparse.ArgumentTypeError(
                 f"{text!r} is not a list of component counts >= 1 and ranges low..high, "
                 "such as 1..12, 2,4,8 or 1..4,8"
+            )
+        if last - first + 1 + len(counts) > MAX_COMPONENT_COUNTS:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} names more than {MAX_COMPONENT_COUNTS} component counts, each a "
+                "fit: give fewer, e.g. 1..12 or 2,4,8,16,32"
             )
         counts.update(range(first, last + 1))
     return sorted(counts)
@@ -103,7 +125,19 @@ def _data_options() -> argparse.ArgumentParser:
     """How to read DATA (the positional arguments are each command's own, in its order)."""
     parent = _Parser(add_help=False)
     which = parent.add_mutually_exclusive_group()
-    which.add_argument("--columns", type=_names, metavar="A,B,C", help="Parquet feature columns")
+    which.add_argument(
+        "--columns",
+        type=_names,
+        metavar="A,B,C",
+        help='Parquet feature columns, or a JSON list: \'["a, b", " c"]\'',
+    )
+    which.add_argument(
+        "--column",
+        action="append",
+        dest="column",
+        metavar="NAME",
+        help="a Parquet feature column, named exactly; repeat for more",
+    )
     which.add_argument("--component", metavar="NAME", help="the array inside a Zarr group")
     parent.add_argument(
         "--missing-chunks",
@@ -170,7 +204,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="distgmm",
         description="Gaussian mixture models on data larger than memory, fitted on Dask.",
         epilog="Exit codes: 0 done, 1 fit failed, 2 bad usage or input, 3 not converged "
-        "(--require-converged), 4 the cluster failed (rerun, with --resume), 130 interrupted.",
+        "(--require-converged), 4 the cluster failed (rerun, with --resume), 130 interrupted "
+        "(Ctrl-C), 143 terminated (SIGTERM; rerun, with --resume).",
     )
     parser.add_argument("--version", action="version", version=f"distgmm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -189,6 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--resume", action="store_true", help="continue from --checkpoint if it exists"
     )
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     fit.set_defaults(func=_fit)
 
     select = sub.add_parser(
@@ -214,6 +250,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     select.add_argument("--criterion", choices=("bic", "aic"), default="bic")
     select.add_argument("--out", default="best.npz", help="model file (default: best.npz)")
+    select.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     select.set_defaults(func=_select)
 
     predict = sub.add_parser(
@@ -232,7 +269,7 @@ def _parser() -> argparse.ArgumentParser:
         "--keep-columns",
         type=_names,
         metavar="A,B",
-        help="Parquet input columns to copy to the Parquet output, e.g. an id",
+        help="Parquet input columns to copy to the Parquet output, e.g. an id (or a JSON list)",
     )
     predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
     predict.set_defaults(func=_predict)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import importlib.util
 import json
 import logging
@@ -19,11 +18,9 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dask
-import fsspec
 import numpy as np
 
 from .. import GaussianMixture, local_client
@@ -163,6 +160,9 @@ def _cluster(args: argparse.Namespace, out: _Output) -> Iterator[Any]:
                     n_workers=args.workers,
                     threads_per_worker=args.threads_per_worker or 1,
                     memory_limit=args.memory_limit or "auto",
+                    # The workers' warnings (a task's failure, a worker killed on closing
+                    # after one) would follow the command's one-line error on its stderr.
+                    silence_logs=logging.WARNING if args.debug else logging.ERROR,
                 )
             )
         workers = len(client.scheduler_info().get("workers", {}))
@@ -280,7 +280,7 @@ def _open_data(args: argparse.Namespace):
         warnings.simplefilter("always")
         X = open_dataset(
             args.data,
-            columns=args.columns,
+            columns=args.columns if args.column is None else args.column,
             component=args.component,
             chunk_bytes=max(1, int(args.chunk_mb * 2**20)),
             missing_chunks=args.missing_chunks,
@@ -290,24 +290,9 @@ def _open_data(args: argparse.Namespace):
     return X
 
 
-def _check_output_file(path: str) -> None:
-    """Fail before fitting, not after, if a file cannot be written there."""
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "The output is a directory", path)
-    parent = target.resolve().parent
-    if not parent.is_dir():
-        raise FileNotFoundError(errno.ENOENT, "No such directory for the output", str(parent))
-
-
 def _check_features(gm: GaussianMixture, X, data: str) -> None:
     if X.shape[1] != gm.n_features_in_:
         raise InvalidInputError(
             f"{data} has {X.shape[1]} feature column(s), but the model was fitted on "
             f"{gm.n_features_in_}; select the same features (--columns, --component)."
         )
-
-
-def _exists(path: str) -> bool:
-    fs, root = fsspec.core.url_to_fs(path)
-    return fs.exists(root.rstrip("/"))

@@ -1,12 +1,9 @@
-"""What the readers and writers share: chunk planning, dtypes, file systems, atomic renames."""
+"""What the readers and writers share: chunk planning, dtypes, file systems."""
 
 from __future__ import annotations
 
 import errno
 import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import fsspec
@@ -77,44 +74,3 @@ def url_to_fs(path: str | os.PathLike, storage_options: dict[str, Any] | None = 
 def missing(path: str | os.PathLike, what: str) -> FileNotFoundError:
     """The error for a path that does not exist, naming it."""
     return FileNotFoundError(errno.ENOENT, f"No {what} found at this path", os.fspath(path))
-
-
-@contextmanager
-def atomic_output(
-    path: str | os.PathLike, overwrite: bool, storage_options: dict[str, Any] | None = None
-) -> Iterator[tuple[fsspec.AbstractFileSystem, str]]:
-    """A temporary sibling of ``path`` to write into, renamed onto ``path`` on success.
-
-    On failure the temporary output is deleted, and an existing ``path`` is left as it was,
-    so a half-written output never sits under the final name. On object stores a rename is
-    a copy; the output then appears under its name only once complete, but not atomically.
-
-    Yields
-    ------
-    fs : fsspec.AbstractFileSystem
-    tmp : str
-        The temporary path within ``fs``, in the same folder as ``path``.
-    """
-    fs, root = url_to_fs(path, storage_options)
-    root = root.rstrip("/")
-    if fs.exists(root) and not overwrite:
-        raise FileExistsError(
-            errno.EEXIST, "Output already exists; pass overwrite=True to replace it", root
-        )
-    parent, name = root.rsplit("/", 1) if "/" in root else ("", root)
-    tag = uuid.uuid4().hex[:12]
-    tmp = f"{parent}/.{name}.tmp-{tag}" if parent else f".{name}.tmp-{tag}"
-    if parent and not fs.exists(parent):
-        fs.makedirs(parent, exist_ok=True)
-    try:
-        yield fs, tmp
-        old = None
-        if fs.exists(root):
-            old = f"{parent}/.{name}.old-{tag}" if parent else f".{name}.old-{tag}"
-            fs.mv(root, old, recursive=True)
-        fs.mv(tmp, root, recursive=True)
-        if old is not None:
-            fs.rm(old, recursive=True)
-    finally:
-        if fs.exists(tmp):
-            fs.rm(tmp, recursive=True)

@@ -3,7 +3,7 @@
 One task per input chunk reads the chunk, runs the E-step once for all requested outputs
 and writes its rows, so the data are read once and no result is gathered on the client.
 Everything is written under a temporary name that is renamed to the output's name only
-when every chunk succeeded.
+when every chunk succeeded (see :mod:`distgmm.io._output`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from dask import delayed
 
 from ..errors import InvalidInputError
 from ..kernels.chunk import PassModel, check_finite_rows, chunk_predictions
-from ._common import DEFAULT_CHUNK_BYTES, atomic_output, chunk_rows
+from ._common import DEFAULT_CHUNK_BYTES, chunk_rows
+from ._output import atomic_output
 from ._parquet import ParquetRows
 from ._zarr import store_of
 
@@ -77,7 +78,9 @@ def write_predictions(
     source : ParquetRows, optional
         The Parquet data ``X`` was read from (:func:`~distgmm.io.parquet_source`).
     overwrite : bool
-        Replace an existing output (only once the new one is complete).
+        Replace an existing output (only once the new one is complete). Without it nothing
+        is replaced, not even a file or folder that appears at ``path`` while this one is
+        written.
     storage_options : dict, optional
         For an fsspec URL ``path``.
     client : distributed.Client, optional
@@ -87,6 +90,12 @@ def write_predictions(
     -------
     str
         ``path``.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists, or appeared meanwhile, and ``overwrite`` is false; it is left as
+        it is, and only this call's temporary output is deleted.
     """
     kind = output_format(path)
     outs = ["labels"] + ["probabilities"] * proba + ["log_likelihood"] * log_likelihood
