@@ -35,6 +35,11 @@ _SPREAD_SAMPLE = 10_000
 _MEAN_BLOCK = 65_536
 
 
+def _strided_sample(X: np.ndarray) -> np.ndarray:
+    """At most about ``_SPREAD_SAMPLE`` evenly strided rows, as float64."""
+    return np.asarray(X[:: max(1, len(X) // _SPREAD_SAMPLE)], dtype=np.float64)
+
+
 def _weighted_mean(X: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
     total = np.zeros(X.shape[1])
     for start in range(0, len(X), _MEAN_BLOCK):
@@ -61,10 +66,9 @@ def _from_responsibilities(
     try:
         params = m_step(stats, shift, spec.covariance_type, spec.reg_covar, origin)
     except EmptyComponentError as err:
-        sample = np.asarray(X[:: max(1, len(X) // _SPREAD_SAMPLE)], dtype=np.float64)
         raise InvalidInputError(
             f"init_params={spec.method!r} left component {err.component} without any row: "
-            + empty_cluster_cause(sample, spec.n_components)
+            + empty_cluster_cause(_strided_sample(X), spec.n_components)
         ) from None
     # scikit-learn's _initialize divides by n_samples, not by the sum of the soft counts.
     return dataclasses.replace(params, weights=(stats.nk + 10 * _EPS) / stats.weight)
@@ -163,8 +167,7 @@ def initialize_like_sklearn(
         The data's (weighted) mean, the fixed origin of every pass.
     """
     # Values too large to square fail here, with a message that says so, not in KMeans.
-    sample = np.asarray(X[:: max(1, len(X) // _SPREAD_SAMPLE)], dtype=np.float64)
-    check_spread(sample, len(X))
+    check_spread(_strided_sample(X), len(X))
     origin = representable_origin(_weighted_mean(X, sample_weight), X.dtype)
     inits = [_start(X, spec, random_state, origin, sample_weight) for _ in range(n_init)]
     return [override(spec, p) for p in inits], origin
