@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
-_ASSIGNMENTS = ("soft", "hard", "random", "given")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
