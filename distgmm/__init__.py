@@ -1,4 +1,4 @@
-"""distgmm: Gaussian mixture models fitted by EM on data larger than memory, on Dask.
+"""distgmm: mixture models fitted by EM on data larger than memory, on Dask.
 
 The estimator, readers and model files are imported on first use: worker processes import
 this package to run the kernels, and should not pay for scikit-learn and pyarrow (~130 MB
@@ -9,23 +9,25 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from .errors import DistGMMError, EmptyComponentError, InvalidInputError, SingularCovarianceError
-from .params import GaussianParams
-from .stats import Stats
+from .families.gaussian.params import GaussianParams
+from .families.gaussian.stats import Stats
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from .cluster import local_client
     from .errors import ConvergenceWarning
-    from .estimator import GaussianMixture
+    from .estimators._load import load_model as load
+    from .estimators.bayesian import BayesianGaussianMixture
+    from .estimators.gaussian import GaussianMixture
     from .io import read_npy, read_parquet, read_zarr
-    from .modelfile import load_model as load
 
 __version__ = "0.1.0"
 
 #: Public name -> (module, attribute) of the names imported on first use.
 _LAZY = {
     "ConvergenceWarning": (".errors", "ConvergenceWarning"),
-    "GaussianMixture": (".estimator", "GaussianMixture"),
-    "load": (".modelfile", "load_model"),
+    "BayesianGaussianMixture": (".estimators.bayesian", "BayesianGaussianMixture"),
+    "GaussianMixture": (".estimators.gaussian", "GaussianMixture"),
+    "load": (".estimators._load", "load_model"),
     "local_client": (".cluster", "local_client"),
     "read_npy": (".io", "read_npy"),
     "read_parquet": (".io", "read_parquet"),
@@ -33,6 +35,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "BayesianGaussianMixture",
     "ConvergenceWarning",
     "DistGMMError",
     "EmptyComponentError",

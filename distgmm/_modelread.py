@@ -13,10 +13,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from . import kernels
 from ._paramcheck import check_gaussian
 from ._safenpz import SafeNpz
 from .errors import InvalidInputError
+from .families.gaussian import covtypes as kernels
 
 FORMAT = "distgmm-model"
 FORMAT_VERSION = 1
@@ -29,15 +29,32 @@ def sha256(arr: np.ndarray) -> str:
     return hashlib.sha256(arr.tobytes(order="C")).hexdigest()
 
 
-def read(fh: BinaryIO, target: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The header and arrays of an open model file, each read after checking its size."""
+#: The estimator of files written before the header named it.
+DEFAULT_ESTIMATOR = "GaussianMixture"
+
+
+def estimator_kind(header: dict[str, Any], kinds: dict[str, Any], fail) -> Any:
+    """The class (of ``kinds``, name -> class) the header's ``estimator`` names."""
+    name = header.get("estimator", DEFAULT_ESTIMATOR)
+    if not isinstance(name, str) or name not in kinds:
+        raise fail(f"estimator {shown(name)} is not one of {sorted(kinds)}")
+    return kinds[name]
+
+
+def read(
+    fh: BinaryIO, target: Path, kinds: dict[str, Any]
+) -> tuple[Any, dict[str, Any], dict[str, np.ndarray]]:
+    """The estimator class, header and arrays of an open model file, each array read after
+    checking its size. ``kinds`` maps the estimator names a file may hold to their classes,
+    which say what arrays they add (``_model_extra_shapes``) and how to check them."""
     where = f"Invalid model file {target}"
     with SafeNpz(fh, where, "model file") as npz:
         header = _check_format(npz.read_header(HEADER), target)
-        shapes = _check_header(header, npz.fail)
-        npz.expect(frozenset({HEADER, *ARRAYS}))
-        arrays = {name: npz.read_array(name, shapes[name]) for name in ARRAYS}
-    return header, arrays
+        kind = estimator_kind(header, kinds, npz.fail)
+        shapes = _check_header(header, npz.fail, kind)
+        npz.expect(frozenset({HEADER, *shapes}))
+        arrays = {name: npz.read_array(name, shape) for name, shape in shapes.items()}
+    return kind, header, arrays
 
 
 def _check_format(header: dict[str, Any], target: Path) -> dict[str, Any]:
@@ -69,7 +86,7 @@ def shown(value: object) -> str:
     return text if len(text) <= 80 else f"{text[:77]}..."
 
 
-def check(header: dict[str, Any], arrays: dict[str, np.ndarray], where: str) -> None:
+def check(header: dict[str, Any], arrays: dict[str, np.ndarray], where: str, kind) -> None:
     """Raise ``InvalidInputError`` (message starting with ``where``) unless the model is valid.
 
     Run on the arrays read from a file and, before writing, on those of the estimator.
@@ -78,8 +95,8 @@ def check(header: dict[str, Any], arrays: dict[str, np.ndarray], where: str) -> 
     def fail(problem: str) -> InvalidInputError:
         return InvalidInputError(f"{where}: {problem}.")
 
-    shapes = _check_header(header, fail)
-    for name in ARRAYS:
+    shapes = _check_header(header, fail, kind)
+    for name in shapes:
         arr, entry = arrays[name], header["arrays"][name]
         if arr.shape != shapes[name]:
             raise fail(
@@ -96,6 +113,7 @@ def check(header: dict[str, Any], arrays: dict[str, np.ndarray], where: str) -> 
         raise fail("array 'lower_bounds_' contains NaN or infinity")
     covariance_type = header["covariance_type"]
     check_gaussian(covariance_type, arrays, fail)
+    kind._check_model_arrays(header, arrays, fail)
 
     fit, params, n_iter = header["fit"], header["params"], header["fit"]["n_iter"]
     bounds = arrays["lower_bounds_"]
@@ -119,7 +137,7 @@ def check(header: dict[str, Any], arrays: dict[str, np.ndarray], where: str) -> 
             )
 
 
-def _check_header(header: dict[str, Any], fail) -> dict[str, tuple[int, ...]]:
+def _check_header(header: dict[str, Any], fail, kind) -> dict[str, tuple[int, ...]]:
     """The shapes the header implies for the arrays, after checking its fields."""
     for name in ("distgmm_version", "created"):
         if not isinstance(header.get(name), str):
@@ -159,15 +177,16 @@ def _check_header(header: dict[str, Any], fail) -> dict[str, tuple[int, ...]]:
         "covariances_": cov_shape,
         "precisions_cholesky_": cov_shape,
         "lower_bounds_": (n_iter,),
+        **kind._model_extra_shapes(header),
     }
     described = header.get("arrays")
-    if not isinstance(described, dict) or set(described) != set(ARRAYS):
-        raise fail(f"the header's 'arrays' object does not describe exactly {list(ARRAYS)}")
+    if not isinstance(described, dict) or set(described) != set(shapes):
+        raise fail(f"the header's 'arrays' object does not describe exactly {list(shapes)}")
     implied = (
         f"covariance_type={covariance_type!r}, n_components={k}, n_features={d}, n_iter={n_iter}"
     )
-    for name in ARRAYS:
-        entry, shape = described[name], shapes[name]
+    for name, shape in shapes.items():
+        entry = described[name]
         if not isinstance(entry, dict):
             raise fail(f"the header's description of {name!r} is not an object")
         if entry.get("shape") != list(shape):

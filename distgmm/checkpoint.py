@@ -18,29 +18,32 @@ from typing import Any
 
 import numpy as np
 
-from . import kernels
 from ._npzfile import save_npz_atomic
-from ._paramcheck import check_gaussian
 from ._safenpz import SafeNpz
-from .em import EMProgress, EMResult
+from .core.em import EMProgress, EMResult
 from .errors import InvalidInputError
-from .params import GaussianParams
+from .families.gaussian import covtypes as kernels
+from .families.gaussian.mle import GaussianMLE
 
 __all__ = ["checkpoint_iteration", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "distgmm-checkpoint"
 FORMAT_VERSION = 1
-_ARRAYS = ("weights", "means", "covariances", "precisions_chol", "lower_bounds")
+_BOUNDS = "lower_bounds"
 _HINT = " Delete it to start afresh."
 
 
 def save_checkpoint(
-    path: str | os.PathLike, progress: EMProgress, origin: np.ndarray, fingerprint: dict
+    path: str | os.PathLike,
+    progress: EMProgress,
+    origin: np.ndarray,
+    fingerprint: dict,
+    codec=GaussianMLE,
 ) -> None:
     """Write ``progress`` to ``path``: to a temporary file first, then renamed over it.
 
     A process killed at any moment leaves either the previous checkpoint or this one,
-    never a partial file.
+    never a partial file. ``codec`` (the family class) turns parameters into arrays.
     """
     path = os.fspath(path)
     header = {
@@ -63,15 +66,14 @@ def save_checkpoint(
         "previous": np.asarray(progress.previous, dtype=np.float64),
     }
     for i, result in enumerate(progress.results):
-        p = result.params
-        values = (p.weights, p.means, p.covariances, p.precisions_chol, result.lower_bounds)
-        for name, value in zip(_ARRAYS, values, strict=True):
+        values = {**codec.to_arrays(result.params), _BOUNDS: result.lower_bounds}
+        for name, value in values.items():
             arrays[f"m{i}_{name}"] = np.asarray(value, dtype=np.float64)
     save_npz_atomic(path, arrays, "the checkpoint")
 
 
 def load_checkpoint(
-    path: str | os.PathLike, fingerprint: dict
+    path: str | os.PathLike, fingerprint: dict, codec=GaussianMLE
 ) -> tuple[EMProgress, np.ndarray] | None:
     """The progress and pass origin saved at ``path``, or ``None`` if there is no file.
 
@@ -101,20 +103,21 @@ def load_checkpoint(
                 f"({', '.join(differ)} differ); resume with the same ones, or delete it to "
                 "start afresh."
             )
-        return _read_progress(npz, header, fingerprint)
+        return _read_progress(npz, header, fingerprint, codec)
 
 
-def _read_progress(npz: SafeNpz, header: dict, fingerprint: dict):
+def _read_progress(npz: SafeNpz, header: dict, fingerprint: dict, codec):
     models, iteration = header["models"], header["iteration"]
     k, d = fingerprint["n_components"], fingerprint["n_features"]
+    names = (*codec.ARRAYS, _BOUNDS)
     # Counted before any name is built: a header listing a million models is refused here.
-    if 3 + len(_ARRAYS) * len(models) > len(npz.names):
+    if 3 + len(names) * len(models) > len(npz.names):
         raise npz.fail(
             f"{len(models)} model(s) in the header, but {len(npz.names)} members in the archive"
         )
     npz.expect(
         frozenset({"header", "origin", "previous"})
-        | {f"m{i}_{a}" for i in range(len(models)) for a in _ARRAYS}
+        | {f"m{i}_{a}" for i in range(len(models)) for a in names}
     )
     origin = npz.read_array("origin", (d,))
     previous = npz.read_array("previous", (len(models),))
@@ -125,15 +128,13 @@ def _read_progress(npz: SafeNpz, header: dict, fingerprint: dict):
         cov_type, n_iter = model["covariance_type"], model["n_iter"]
         if n_iter > iteration:
             raise npz.fail(f"model {i} has n_iter {n_iter}, over the iteration {iteration}")
-        cov_shape = kernels.get(cov_type).covariance_shape(k, d)
-        shapes = ((k,), (k, d), cov_shape, cov_shape, (n_iter,))
-        arrays = {a: npz.read_array(f"m{i}_{a}", s) for a, s in zip(_ARRAYS, shapes, strict=True)}
+        shapes = {**codec.array_shapes(cov_type, k, d), _BOUNDS: (n_iter,)}
+        arrays = {a: npz.read_array(f"m{i}_{a}", s) for a, s in shapes.items()}
         fail = lambda p, i=i: npz.fail(f"model {i}: {p}")  # noqa: E731
-        check_gaussian(cov_type, arrays, fail, _ARRAYS[:4], start=n_iter == 0)
-        if not np.isfinite(arrays["lower_bounds"]).all():
+        params = codec.from_arrays(cov_type, arrays, fail, start=n_iter == 0)
+        if not np.isfinite(arrays[_BOUNDS]).all():
             raise npz.fail(f"model {i}: its lower bounds are not finite")
-        params = GaussianParams(cov_type, *(arrays[a] for a in _ARRAYS[:4]))
-        bounds = arrays["lower_bounds"].tolist()
+        bounds = arrays[_BOUNDS].tolist()
         results.append(EMResult(params, bounds, n_iter, model["converged"]))
     return EMProgress(iteration, results, previous.tolist()), origin
 

@@ -1,6 +1,6 @@
 """Where the passes over the data run: a local thread pool for numpy, Dask for dask arrays.
 
-Both sources split the rows into chunks, run :func:`~distgmm.kernels.chunk.chunk_stats` on
+Both sources split the rows into chunks, run :func:`~distgmm.core.chunk.chunk_summaries` on
 each, and add the results up along the same fixed tree (:func:`tree_reduce`). For the same
 chunking a numpy and a dask fit are therefore bit-identical, and a Dask fit does not depend
 on how many workers ran it or in which order tasks finished.
@@ -25,9 +25,10 @@ import psutil
 from dask import delayed
 from threadpoolctl import ThreadpoolController
 
+from .core.chunk import chunk_summaries
+from .core.family import PassModel
+from .core.summary import Summary as Stats
 from .errors import SchedulerLostError
-from .kernels.chunk import PassModel, chunk_stats
-from .stats import Stats
 
 __all__ = ["DaskPasses", "InMemoryPasses", "Passes", "make_passes", "tree_reduce"]
 
@@ -152,7 +153,7 @@ class InMemoryPasses:
     def _chunk(self, models: Sequence[PassModel], origin: np.ndarray, bounds) -> list[Stats]:
         start, stop = bounds
         weights = None if self.sample_weight is None else self.sample_weight[start:stop]
-        return chunk_stats(self.X[start:stop], list(models), origin, weights, start)
+        return chunk_summaries(self.X[start:stop], list(models), origin, weights, start)
 
     def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Stats]:
         task = functools.partial(self._chunk, models, origin)
@@ -187,7 +188,7 @@ def _chunk_task(row0, shared, X, *weights):
     """
     models, origin = shared
     with single_threaded_blas():
-        return chunk_stats(X, models, origin, weights[0][:, 0] if weights else None, row0)
+        return chunk_summaries(X, models, origin, weights[0][:, 0] if weights else None, row0)
 
 
 def _block_take(X, rows, block_info=None):

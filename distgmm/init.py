@@ -12,13 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
-from . import kernels
 from ._scale import check_spread, empty_cluster_cause
-from .em import check_stats, m_step
+from .core.chunk import chunk_summaries
+from .core.em import check_stats
 from .engine import Passes
 from .errors import EmptyComponentError, InvalidInputError, SingularCovarianceError
-from .kernels.chunk import chunk_stats, prepare_kmeans, prepare_random, representable_origin
-from .params import GaussianParams
+from .families.gaussian import covtypes as kernels
+from .families.gaussian.kernel import prepare_kmeans, prepare_random, representable_origin
+from .families.gaussian.mle import m_step
+from .families.gaussian.params import GaussianParams
 
 __all__ = [
     "INIT_METHODS",
@@ -160,7 +162,7 @@ def _plusplus(sample: np.ndarray, k: int, seed: int) -> np.ndarray:
 def _lloyd_on_sample(sample, centers, origin, tol) -> tuple[np.ndarray, float]:
     """Lloyd iterations on the sample until scikit-learn's tol rule: the centers, inertia."""
     for _ in range(SAMPLE_LLOYD_ITER):
-        (stats,) = chunk_stats(sample, [prepare_kmeans(centers, "spherical", origin)], origin)
+        (stats,) = chunk_summaries(sample, [prepare_kmeans(centers, "spherical", origin)], origin)
         moved = _lloyd_step(stats, centers)
         shift = float(((moved - centers) ** 2).sum())
         centers = moved

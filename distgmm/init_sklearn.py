@@ -20,11 +20,13 @@ import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
 from ._scale import check_spread, empty_cluster_cause
-from .em import check_stats, m_step
+from .core.chunk import chunk_summaries
+from .core.em import check_stats
 from .errors import EmptyComponentError, InvalidInputError, SingularCovarianceError
+from .families.gaussian.kernel import prepare_given, representable_origin
+from .families.gaussian.mle import m_step
+from .families.gaussian.params import GaussianParams
 from .init import InitSpec, from_points, override
-from .kernels.chunk import chunk_stats, prepare_given, representable_origin
-from .params import GaussianParams
 
 __all__ = ["initialize_like_sklearn"]
 
@@ -61,7 +63,7 @@ def _from_responsibilities(
 ) -> GaussianParams:
     """The M-step from fixed responsibilities; weights ``nk / n_samples`` as scikit-learn's."""
     model = prepare_given(given, spec.covariance_type, shift - origin)
-    (stats,) = chunk_stats(X, [model], origin, sample_weight)
+    (stats,) = chunk_summaries(X, [model], origin, sample_weight)
     check_stats(stats)
     try:
         params = m_step(stats, shift, spec.covariance_type, spec.reg_covar, origin)

@@ -1,4 +1,4 @@
-"""Self-describing model files: a fitted :class:`~distgmm.GaussianMixture` as one ``.npz``.
+"""Self-describing model files: a fitted distgmm mixture as one ``.npz`` (the format only).
 
 A model file is an uncompressed numpy ``.npz`` archive that :func:`numpy.load` reads with
 ``allow_pickle=False``. distgmm reads it with its own checked reader
@@ -10,6 +10,10 @@ Its members:
 
 ``header``
     A 0-d numpy unicode array holding a JSON object (below).
+``weight_concentration_``, ``mean_precision_``, ``degrees_of_freedom_``, ``mean_prior_``,
+``covariance_prior_``
+    ``BayesianGaussianMixture`` only, as its attributes (``weight_concentration_`` of the
+    Dirichlet process as one ``(2, n_components)`` array).
 ``weights_``, ``means_``, ``covariances_``, ``precisions_cholesky_``, ``lower_bounds_``
     The fitted arrays, little-endian float64 (``'<f8'``), C order. ``precisions_`` is not
     stored: loading recomputes it from ``precisions_cholesky_`` with the same code as
@@ -24,6 +28,9 @@ The header's fields (format_version 1):
     ``1``. A reader refuses a larger number: a new version marks an incompatible change.
 ``distgmm_version``, ``created``
     Version of distgmm that wrote the file; UTC time of writing, ISO 8601.
+``estimator``
+    The class: ``"GaussianMixture"`` (files without the field, written before it existed,
+    are ``GaussianMixture``) or ``"BayesianGaussianMixture"``.
 ``covariance_type``, ``n_components``, ``n_features``
     What the arrays' shapes must match.
 ``params``
@@ -73,20 +80,20 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._modelread import ARRAYS, DTYPE, FORMAT, FORMAT_VERSION, HEADER, check, read, sha256
+from ._modelread import DTYPE, FORMAT, FORMAT_VERSION, HEADER, check, read, sha256
 from ._npzfile import save_npz_atomic
 from ._safenpz import MAX_HEADER_BYTES
 from .errors import InvalidInputError
-from .estimator import GaussianMixture
-from .params import GaussianParams
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileNotFoundError", "load_model", "save_model"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileNotFoundError", "read_model", "save_model"]
 
-_HEADER, _ARRAYS, _DTYPE = HEADER, ARRAYS, DTYPE
-_INIT_ARRAYS = frozenset({"weights_init", "means_init", "precisions_init"})
+_HEADER, _DTYPE = HEADER, DTYPE
+INIT_ARRAYS = frozenset(
+    {"weights_init", "means_init", "precisions_init", "mean_prior", "covariance_prior"}
+)
 # Side effects, not model: a cluster connection, a file to write, a file to resume from, and
 # whether the next fit continues this one. Never written, and ignored in a file.
-_NOT_STORED = frozenset({"client", "checkpoint", "resume", "warm_start"})
+NOT_STORED = frozenset({"client", "checkpoint", "resume", "warm_start"})
 _UNSTORABLE = object()
 
 
@@ -100,9 +107,7 @@ class ModelFileNotFoundError(FileNotFoundError, InvalidInputError):
     """
 
 
-def save_model(
-    estimator: GaussianMixture, path: str | os.PathLike[str], *, overwrite: bool = True
-) -> None:
+def save_model(estimator, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
     """Write a fitted estimator to a model file, atomically.
 
     The file is written under a temporary name in the target's directory, flushed to disk
@@ -111,7 +116,7 @@ def save_model(
 
     Parameters
     ----------
-    estimator : GaussianMixture
+    estimator : GaussianMixture or BayesianGaussianMixture
         A fitted estimator.
     path : str or os.PathLike
         Local file to write; replaced if it exists. Used as given: no ``.npz`` suffix is
@@ -123,7 +128,7 @@ def save_model(
     Raises
     ------
     TypeError
-        If ``estimator`` is not a :class:`~distgmm.GaussianMixture`.
+        If ``estimator`` is not a distgmm mixture.
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
     distgmm.errors.InvalidInputError
@@ -135,9 +140,10 @@ def save_model(
     FileExistsError
         ``overwrite=False`` and ``path`` exists.
     """
-    if not isinstance(estimator, GaussianMixture):
+    if not hasattr(estimator, "_model_extra_arrays"):
         raise TypeError(
-            f"save_model saves a distgmm.GaussianMixture, got {type(estimator).__name__}."
+            f"save_model saves a distgmm mixture (GaussianMixture, BayesianGaussianMixture), "
+            f"got {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
     target = Path(path)
@@ -145,36 +151,23 @@ def save_model(
     where = f"Cannot save the model to {target}"
     text = _header_text(header, where)
     # The same checks as loading, so a file that saves always loads.
-    check(header, arrays, where)
+    check(header, arrays, where, type(estimator))
     members = {_HEADER: np.array(text), **arrays}
     save_npz_atomic(target, members, "the model", overwrite=overwrite)
 
 
-def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
-    """Read a fitted estimator from a model file written by :func:`save_model`.
+def read_model(
+    path: str | os.PathLike[str], kinds: dict[str, Any]
+) -> tuple[Any, dict[str, Any], dict[str, np.ndarray]]:
+    """The estimator class, checked header and arrays of the model file at ``path``.
 
-    Exported as ``distgmm.load``. The file is read as untrusted (never unpickled, every
-    member's size checked before it is read) and checked before anything is built from
-    it: format and version, every array's shape against the header's
+    The file is read as untrusted (never unpickled, every member's size checked before it
+    is read) and checked before anything is built from it: format and version, the
+    estimator (one of ``kinds``, name -> class), every array's shape against the header's
     ``covariance_type``, ``n_components`` and ``n_features``, the checksums, finiteness,
     weights summing to 1 (within 1e-6), triangular precision factors with a positive
-    diagonal, and covariances that are the inverses of the precisions they make.
-    Side-effect parameters in the file (``checkpoint``, ``resume``, ``warm_start``,
-    ``client``) are ignored.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Local model file.
-
-    Returns
-    -------
-    GaussianMixture
-        A fitted estimator whose ``predict``, ``predict_proba``, ``score_samples``,
-        ``score``, ``bic`` and ``aic`` give bitwise the results of the saved one, as does
-        ``sample`` for an integer ``random_state``, and from which ``warm_start=True``
-        continues fitting. It has no ``labels_`` (per-row results are not stored) and
-        ``client=None``.
+    diagonal, covariances that are the inverses of the precisions they make, and the
+    class's own arrays. ``distgmm.load`` builds the estimator from them.
 
     Raises
     ------
@@ -182,18 +175,9 @@ def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
         If ``path`` does not exist; both an ``InvalidInputError`` and a
         ``FileNotFoundError``.
     distgmm.errors.InvalidInputError
-        If the file cannot be read as a valid model file: not an ``.npz`` archive,
-        truncated, modified after saving, holding pickled objects, inconsistent, or of a
-        newer format version than this distgmm reads. The message names the file and the
-        problem.
+        If the file cannot be read as a valid model file. The message names the file and
+        the problem.
     """
-    return load_model_with_header(path)[0]
-
-
-def load_model_with_header(
-    path: str | os.PathLike[str],
-) -> tuple[GaussianMixture, dict[str, Any]]:
-    """:func:`load_model`, and the file's checked header (for ``distgmm info``)."""
     target = Path(path)
     try:
         fh = target.open("rb")
@@ -206,14 +190,13 @@ def load_model_with_header(
             f"Cannot load the model: {target} cannot be read ({err.strerror or err})."
         ) from err
     with fh:
-        header, arrays = read(fh, target)
-    where = f"Invalid model file {target}"
-    check(header, arrays, where)
-    return _build(header, arrays, where), header
+        kind, header, arrays = read(fh, target, kinds)
+    check(header, arrays, f"Invalid model file {target}", kind)
+    return kind, header, arrays
 
 
 # ---------------------------------------------------------------------------- writing
-def _describe(estimator: GaussianMixture) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _describe(estimator) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The header and the arrays of a fitted estimator."""
     from . import __version__  # here, not at the top: the package imports this module
 
@@ -223,11 +206,12 @@ def _describe(estimator: GaussianMixture) -> tuple[dict[str, Any], dict[str, np.
         "covariances_": estimator.covariances_,
         "precisions_cholesky_": estimator.precisions_cholesky_,
         "lower_bounds_": estimator.lower_bounds_,
+        **estimator._model_extra_arrays(),
     }
     arrays = {name: np.ascontiguousarray(value, dtype=_DTYPE) for name, value in arrays.items()}
     params, dropped = {}, []
     for name, value in estimator.get_params(deep=False).items():
-        stored = _UNSTORABLE if name in _NOT_STORED else _param_to_json(name, value)
+        stored = _UNSTORABLE if name in NOT_STORED else _param_to_json(name, value)
         if stored is _UNSTORABLE:
             dropped.append(name)
         else:
@@ -241,11 +225,13 @@ def _describe(estimator: GaussianMixture) -> tuple[dict[str, Any], dict[str, np.
     }
     if hasattr(estimator, "feature_names_in_"):
         fit["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
+    fit.update(estimator._model_extra_fit())
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "distgmm_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "estimator": type(estimator).__name__,
         "covariance_type": estimator.covariance_type,
         "n_components": int(estimator.weights_.shape[0]),
         "n_features": int(estimator.means_.shape[-1]),
@@ -268,7 +254,7 @@ def _header_text(header: dict[str, Any], where: str) -> str:
     """
     text = json.dumps(header, allow_nan=False)
     params = header["params"]
-    large = sorted(name for name in _INIT_ARRAYS if params.get(name) is not None)
+    large = sorted(name for name in INIT_ARRAYS if params.get(name) is not None)
     if _stored_bytes(text) > MAX_HEADER_BYTES and large:
         for name in large:
             del params[name]
@@ -291,7 +277,7 @@ def _param_to_json(name: str, value: object) -> object:
     """``value`` as JSON can hold it exactly, or ``_UNSTORABLE``."""
     if value is None or isinstance(value, str):
         return value
-    if name in _INIT_ARRAYS:
+    if name in INIT_ARRAYS:
         try:
             arr = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
@@ -304,53 +290,3 @@ def _param_to_json(name: str, value: object) -> object:
     if isinstance(value, Real) and math.isfinite(value):
         return float(value)
     return _UNSTORABLE
-
-
-# ---------------------------------------------------------------------------- building
-def _build(header: dict[str, Any], arrays: dict[str, np.ndarray], where: str) -> GaussianMixture:
-    """The fitted estimator a checked header and arrays describe."""
-    # Parameters this distgmm does not know came from a newer writer of the same format
-    # version, which promises they change nothing a reader relies on: ignore them.
-    known = GaussianMixture().get_params(deep=False)
-    # Side-effect parameters (a file to write or resume, a cluster, a warm start) in a file
-    # are never honoured: the file's author does not choose what this process does.
-    params = {
-        name: value
-        for name, value in header["params"].items()
-        if name in known and name not in _NOT_STORED
-    }
-    for name, value in params.items():
-        if name in _INIT_ARRAYS and value is not None:
-            try:
-                params[name] = np.asarray(value, dtype=np.float64)
-            except (TypeError, ValueError) as err:
-                raise InvalidInputError(f"{where}: parameter {name!r} is not numeric.") from err
-    try:
-        estimator = GaussianMixture(**params)
-        estimator._validate_params()
-    except (TypeError, ValueError) as err:
-        raise InvalidInputError(f"{where}: invalid parameters ({err})") from err
-
-    # Exactly the attributes fit() sets (GaussianMixture._run), apart from labels_.
-    fit = header["fit"]
-    # Copies: numpy reads zip members as read-only views of a bytes buffer, where fit()
-    # leaves fresh, writable, aligned arrays.
-    fitted = {name: np.array(arrays[name], order="C") for name in _ARRAYS}
-    estimator._set_params(
-        GaussianParams(
-            header["covariance_type"],
-            fitted["weights_"],
-            fitted["means_"],
-            fitted["covariances_"],
-            fitted["precisions_cholesky_"],
-        )
-    )
-    estimator.converged_ = fit["converged"]
-    estimator.n_iter_ = fit["n_iter"]
-    estimator.lower_bounds_ = fitted["lower_bounds_"].tolist()
-    estimator.lower_bound_ = estimator.lower_bounds_[-1] if fit["n_iter"] else -np.inf
-    estimator.history_ = estimator.lower_bounds_
-    estimator.n_features_in_ = fit["n_features_in_"]
-    if "feature_names_in_" in fit:
-        estimator.feature_names_in_ = np.asarray(fit["feature_names_in_"], dtype=object)
-    return estimator

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from distgmm import GaussianMixture
-from distgmm.em import run_em
+from distgmm.core.em import run_em
 from distgmm.engine import DaskPasses, InMemoryPasses, tree_reduce
+from distgmm.families.gaussian.mle import GaussianMLE
 from distgmm.init import InitSpec, initialize
 
 TYPES = ("full", "tied", "diag", "spherical")
@@ -62,11 +63,11 @@ def test_numpy_and_dask_are_bit_identical_for_the_same_chunks(make_mixture):
         inits, origin = initialize(source, spec, 42, 2)
         out = run_em(
             lambda m, s=source, o=origin: s.run(m, o),
+            GaussianMLE("full", 1e-6),
             inits,
             origin,
             tol=1e-8,
             max_iter=30,
-            reg_covar=1e-6,
         )
         source.close()
         results.append(out)
@@ -96,11 +97,12 @@ def test_restarts_share_every_pass(make_mixture):
         calls.append(len(models))
         return passes.run(models, origin)
 
-    batch = run_em(counted, inits, origin, tol=0.0, max_iter=8, reg_covar=1e-6)
+    family = GaussianMLE("full", 1e-6)
+    batch = run_em(counted, family, inits, origin, tol=0.0, max_iter=8)
     assert calls == [3] * 8
     for init, together in zip(inits, batch, strict=True):
         (alone,) = run_em(
-            lambda m: passes.run(m, origin), [init], origin, tol=0.0, max_iter=8, reg_covar=1e-6
+            lambda m: passes.run(m, origin), family, [init], origin, tol=0.0, max_iter=8
         )
         np.testing.assert_array_equal(alone.params.means, together.params.means)
         assert alone.lower_bounds == together.lower_bounds
@@ -114,11 +116,11 @@ def test_converged_restarts_leave_the_batch(make_mixture):
     sizes = []
     results = run_em(
         lambda m: sizes.append(len(m)) or passes.run(m, origin),
+        GaussianMLE("diag", 1e-6),
         inits,
         origin,
         tol=1e-3,
         max_iter=200,
-        reg_covar=1e-6,
     )
     passes.close()
     assert all(r.converged for r in results)
@@ -255,10 +257,10 @@ def test_chunk_task_statistics_do_not_depend_on_the_blas_threads(make_mixture):
     such a worker after a loss changed the model (issue 11, item 5)."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
+    from distgmm import GaussianParams
     from distgmm.engine import _chunk_task
-    from distgmm.kernels import full
-    from distgmm.kernels.chunk import prepare_em, representable_origin
-    from distgmm.params import GaussianParams
+    from distgmm.families.gaussian import full
+    from distgmm.families.gaussian.kernel import prepare_em, representable_origin
 
     def blas_threads():
         return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from distgmm import ConvergenceWarning, GaussianMixture, InvalidInputError
+from distgmm import load as load_model
 from distgmm.checkpoint import load_checkpoint
-from distgmm.modelfile import load_model
 
 ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_", "lower_bounds_")
 BOMB_MIB = 128  # what a bomb inflates to: far over what a refusal may cost, cheap to build
@@ -113,7 +113,7 @@ import resource, sys
 from pathlib import Path
 from distgmm import InvalidInputError
 from distgmm.checkpoint import load_checkpoint
-from distgmm.modelfile import load_model
+from distgmm import load as load_model
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
     if sys.argv[1] == "model":

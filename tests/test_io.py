@@ -387,7 +387,7 @@ def test_open_dataset_dispatch(tmp_path):
 def test_reads_are_fused_into_pass_tasks(tmp_path, make_mixture):
     """A streamed pass has one task per chunk (read + statistics), plus parameters and tree."""
     from distgmm.engine import DaskPasses
-    from distgmm.kernels.chunk import prepare_kmeans
+    from distgmm.families.gaussian.kernel import prepare_kmeans
 
     X, _ = make_mixture(4000)
     data = read_zarr(write_zarr(tmp_path / "x.zarr", X, chunks=(100, 3)), chunk_bytes=4800)

@@ -11,16 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from distgmm import EmptyComponentError, GaussianParams, SingularCovarianceError, kernels
-from distgmm.em import m_step
-from distgmm.kernels.chunk import (
-    chunk_stats,
-    chunk_weighted_log_prob,
-    prepare_em,
-    prepare_kmeans,
-    prepare_random,
-    row_uniforms,
-)
+from distgmm import EmptyComponentError, GaussianParams, SingularCovarianceError
+from distgmm.core.chunk import chunk_summaries as chunk_stats
+from distgmm.core.chunk import row_uniforms
+from distgmm.core.predict import chunk_weighted_log_prob
+from distgmm.families.gaussian import covtypes as kernels
+from distgmm.families.gaussian.kernel import prepare_em, prepare_kmeans, prepare_random
+from distgmm.families.gaussian.mle import m_step
 
 TYPES = kernels.COVARIANCE_TYPES
 
@@ -203,20 +200,36 @@ def test_empty_component_is_an_error_not_nan():
         m_step(stats, far.means, "full", 1e-6, np.zeros(4))
 
 
-def test_kernels_do_not_import_dask():
-    """The numpy layers (kernels, EM loop, statistics) never import dask."""
-    # Load the distgmm package object without running its __init__, which imports the
-    # estimator and therefore dask.
+def _imported_by(modules: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after importing ``modules`` (comma-separated)
+    from distgmm, without running the package's ``__init__`` (which imports the estimators)."""
     code = (
         "import importlib.util, sys, types\n"
         "spec = importlib.util.find_spec('distgmm')\n"
         "pkg = types.ModuleType('distgmm')\n"
         "pkg.__path__ = list(spec.submodule_search_locations)\n"
         "sys.modules['distgmm'] = pkg\n"
-        "import distgmm.kernels.chunk, distgmm.em, distgmm.stats\n"
-        "bad = [m for m in sys.modules if m == 'dask' or m.startswith('dask.')]\n"
-        "assert not bad, bad\n"
-        "assert 'distgmm.kernels.full' in sys.modules\n"
+        f"import {modules}\n"
+        "print('\\n'.join(sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_layering():
+    """The core (summary, pass, EM loop, predictions) imports neither dask nor any family;
+    the families' numerics import no dask."""
+    core = _imported_by(
+        "distgmm.core.summary, distgmm.core.family, distgmm.core.chunk, distgmm.core.predict, "
+        "distgmm.core.em"
+    )
+    assert not [m for m in core if m == "dask" or m.startswith("dask.")]
+    assert not [m for m in core if m.startswith("distgmm.families")]
+    assert not [m for m in core if m.startswith("distgmm.estimators")]
+    family = _imported_by(
+        "distgmm.families.gaussian.kernel, distgmm.families.gaussian.mle, "
+        "distgmm.families.gaussian.bayes"
+    )
+    assert not [m for m in family if m == "dask" or m.startswith("dask.")]
+    assert "distgmm.families.gaussian.full" in family

@@ -15,7 +15,8 @@ from sklearn.exceptions import NotFittedError
 
 import distgmm
 from distgmm import ConvergenceWarning, GaussianMixture, InvalidInputError
-from distgmm.modelfile import FORMAT_VERSION, ModelFileNotFoundError, load_model, save_model
+from distgmm import load as load_model
+from distgmm.modelfile import FORMAT_VERSION, ModelFileNotFoundError, save_model
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_", "lower_bounds_")

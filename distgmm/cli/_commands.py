@@ -11,8 +11,8 @@ import tempfile
 import time
 
 from .. import GaussianMixture, load, local_client, read_zarr
+from ..estimators._load import load_model_with_header
 from ..io import output_format
-from ..modelfile import load_model_with_header
 from ..synthetic import mixture_labels, write_mixture_zarr
 from ._columns import select_model_columns
 from ._errors import EXIT_OK

@@ -8,8 +8,8 @@ import math
 import sys
 
 from .. import __version__
+from ..families.gaussian.covtypes import COVARIANCE_TYPES
 from ..io import DEFAULT_CHUNK_BYTES
-from ..kernels import COVARIANCE_TYPES
 from ._commands import _demo, _info, _make_data, _predict, _score
 from ._errors import _ERROR_PREFIX, EXIT_USAGE
 from ._fitting import _fit, _select

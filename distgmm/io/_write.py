@@ -19,8 +19,9 @@ import pyarrow.parquet as pq
 import zarr
 from dask import delayed
 
+from ..core.family import PassModel
+from ..core.predict import check_finite_rows, chunk_predictions
 from ..errors import InvalidInputError
-from ..kernels.chunk import PassModel, check_finite_rows, chunk_predictions
 from ._common import DEFAULT_CHUNK_BYTES, chunk_rows
 from ._output import atomic_output
 from ._parquet import ParquetRows
@@ -70,7 +71,7 @@ def write_predictions(
         ``X`` in row order, with columns ``keep_columns``, ``label``, ``proba_0`` ...
         ``proba_{K-1}`` and ``log_likelihood``.
     model, origin
-        The fitted model's E-step parameters (:func:`~distgmm.kernels.chunk.prepare_em`).
+        The fitted model's E-step parameters (a family's ``prepare``).
     proba, log_likelihood : bool
         Also write the responsibilities, and the log-likelihood of each row.
     keep_columns : list of str, optional

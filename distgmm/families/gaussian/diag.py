@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SingularCovarianceError
+from ...errors import SingularCovarianceError
 from ._linalg import is_residue
 
 NAME = "diag"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels
+from . import covtypes as kernels
 
 __all__ = ["GaussianParams"]
 
@@ -26,7 +26,7 @@ class GaussianParams:
     means: np.ndarray
     """Component means, shape ``(n_components, n_features)``."""
     covariances: np.ndarray
-    """Covariances; shape as in :func:`distgmm.kernels.get` ``(type).covariance_shape``."""
+    """Covariances; shape ``covtypes.get(covariance_type).covariance_shape(K, D)``."""
     precisions_chol: np.ndarray
     """Upper Cholesky factors of the precisions (scikit-learn's ``precisions_cholesky_``)."""
 

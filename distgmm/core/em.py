@@ -2,7 +2,8 @@
 
 :func:`run_em` fits a batch of models (``n_init`` restarts, or any candidates) with one call
 of ``run_pass`` per iteration: every model still iterating gets its statistics from the same
-read of the data. Nothing here imports dask; ``run_pass`` is the engine's.
+read of the data. Each model has its family (the M-step and the bound it climbs); nothing
+here names a distribution or imports dask; ``run_pass`` is the engine's.
 """
 
 from __future__ import annotations
@@ -11,35 +12,31 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from . import kernels
-from ._scale import overflow_message
-from .errors import EmptyComponentError, InvalidInputError
-from .kernels.chunk import PassModel, prepare_em
-from .params import GaussianParams
-from .stats import Stats
+from .._scale import overflow_message
+from ..errors import InvalidInputError
+from .family import Family, PassModel
+from .summary import Summary
 
-__all__ = ["EMProgress", "EMResult", "IterationReport", "check_stats", "m_step", "run_em"]
+__all__ = ["EMProgress", "EMResult", "IterationReport", "best_result", "check_stats", "run_em"]
 
 logger = logging.getLogger(__name__)
 
-_EPS = np.finfo(np.float64).eps
-# A component whose soft count is this small relative to the total carries no information:
-# its mean is a ratio of rounding errors.
-_EMPTY = 100 * _EPS
-
-RunPass = Callable[[Sequence[PassModel]], list[Stats]]
+RunPass = Callable[[Sequence[PassModel]], list[Summary]]
 
 
 @dataclass(slots=True)
 class EMResult:
     """The outcome of fitting one model."""
 
-    params: GaussianParams
+    params: Any
+    """The family's parameters."""
     lower_bounds: list[float] = field(default_factory=list)
-    """Mean log-likelihood of the parameters entering each iteration."""
+    """The bound of each iteration (the family's: for EM the mean log-likelihood of the
+    parameters entering it, for variational Bayes the ELBO after its M-step)."""
     n_iter: int = 0
     converged: bool = False
 
@@ -73,7 +70,7 @@ class IterationReport:
     """Models that converged at this iteration."""
 
 
-def check_stats(stats: Stats) -> None:
+def check_stats(stats: Summary) -> None:
     """Raise the input error a pass folded into its statistics (NaN, inf or overflow)."""
     if stats.n_nonfinite:
         raise InvalidInputError(
@@ -84,54 +81,26 @@ def check_stats(stats: Stats) -> None:
         raise InvalidInputError(overflow_message(f"{stats.n_overflow} of {stats.n_rows} rows"))
 
 
-def m_step(
-    stats: Stats, shift: np.ndarray, covariance_type: str, reg_covar: float, origin: np.ndarray
-) -> GaussianParams:
-    """Parameters maximising the expected log-likelihood given the statistics.
-
-    Parameters
-    ----------
-    stats : Stats
-        Moments taken about ``shift``.
-    shift : ndarray of shape (n_components, n_features)
-        The per-component origin of the moments (the previous means).
-    covariance_type : str
-    reg_covar : float
-        Added to the covariances' diagonal.
-    origin : ndarray of shape (n_features,)
-        The pass origin: variances tiny against the moments about it are rounding residue.
-
-    Returns
-    -------
-    GaussianParams
-
-    Raises
-    ------
-    EmptyComponentError
-        A component's soft count is numerically zero.
-    SingularCovarianceError
-        A covariance is not positive definite even with ``reg_covar``.
-    """
-    empty = np.flatnonzero(~(stats.nk > _EMPTY * stats.weight))
-    if empty.size:
-        raise EmptyComponentError(int(empty[0]), float(stats.nk[empty[0]]))
-    nk = stats.nk + 10 * _EPS  # as scikit-learn, so results agree to the last digits
-    d = stats.sx / nk[:, None]
-    means = shift + d
-    covariances = kernels.get(covariance_type).covariances(
-        nk, d, stats.sxx, reg_covar, (means - origin) ** 2
-    )
-    return GaussianParams.from_covariances(covariance_type, nk / nk.sum(), means, covariances)
+def best_result(results: Sequence[EMResult], max_iter: int) -> EMResult:
+    """scikit-learn's rule: the first restart with the highest final bound (the last one
+    when no iteration ran)."""
+    if max_iter == 0:
+        return results[-1]
+    best = results[0]
+    for result in results[1:]:
+        if result.lower_bound > best.lower_bound:
+            best = result
+    return best
 
 
 def run_em(
     run_pass: RunPass,
-    inits: Sequence[GaussianParams],
+    families: Family | Sequence[Family],
+    inits: Sequence[Any],
     origin: np.ndarray,
     *,
     tol: float,
     max_iter: int,
-    reg_covar: float,
     lower_bound: float = -np.inf,
     on_iteration: Callable[[IterationReport], None] | None = None,
     progress: EMProgress | None = None,
@@ -142,19 +111,20 @@ def run_em(
     Parameters
     ----------
     run_pass : callable
-        ``run_pass(models) -> list[Stats]``: one pass over the data for a batch.
-    inits : sequence of GaussianParams
+        ``run_pass(models) -> list[Summary]``: one pass over the data for a batch.
+    families : Family or sequence of Family
+        The family of every model (one for all, or one per model): its pass model, M-step
+        and bound.
+    inits : sequence
         Starting parameters, one per model.
     origin : ndarray of shape (n_features,)
         The fixed origin the data are shifted to in every pass.
     tol : float
-        Convergence threshold on the change of the mean log-likelihood.
+        Convergence threshold on the change of the bound.
     max_iter : int
         Maximum number of passes.
-    reg_covar : float
-        Added to the covariances' diagonal.
     lower_bound : float
-        Lower bound before the first iteration (the previous fit's, for a warm start).
+        Bound before the first iteration (the previous fit's, for a warm start).
     on_iteration : callable, optional
         Called with an :class:`IterationReport` after every pass.
     progress : EMProgress, optional
@@ -168,26 +138,26 @@ def run_em(
     -------
     list of EMResult
         In the order of ``inits``. Each model's parameters are those after its last M-step;
-        its lower bounds are those of the parameters entering each iteration, as in
-        scikit-learn.
+        its bounds are the family's of each iteration. A model's arithmetic depends on its
+        own family and parameters only, never on the other models of the batch.
     """
     if progress is None:
         progress = EMProgress(0, [EMResult(p) for p in inits], [lower_bound] * len(inits))
     results, previous = progress.results, progress.previous
+    if not isinstance(families, Sequence):
+        families = [families] * len(results)
     active = [i for i, result in enumerate(results) if not result.converged]
     for iteration in range(progress.iteration + 1, max_iter + 1):
         if not active:
             break
         start = time.perf_counter()
-        all_stats = run_pass([prepare_em(results[i].params, origin) for i in active])
+        summaries = run_pass([families[i].prepare(results[i].params, origin) for i in active])
         bounds, changes, done = [], [], []
-        for i, stats in zip(active, all_stats, strict=True):
-            check_stats(stats)
-            result = results[i]
-            bound = stats.mean_loglik
-            result.params = m_step(
-                stats, result.params.means, result.params.covariance_type, reg_covar, origin
-            )
+        for i, summary in zip(active, summaries, strict=True):
+            check_stats(summary)
+            result, family = results[i], families[i]
+            result.params = family.m_step(summary, result.params, origin)
+            bound = family.bound(summary, result.params)
             result.lower_bounds.append(bound)
             result.n_iter = iteration
             change = bound - previous[i]

@@ -1,4 +1,4 @@
-"""Per-covariance-type numerics, pure numpy/scipy (this package never imports dask).
+"""The four covariance types of the Gaussian family, pure numpy/scipy (never dask).
 
 Each module (:mod:`.full`, :mod:`.tied`, :mod:`.diag`, :mod:`.spherical`) implements the same
 small interface, looked up by name with :func:`get`:

@@ -1,0 +1,91 @@
+"""Per-row results of one model over a chunk: labels, responsibilities, scores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from .chunk import normalize_log_resp
+from .family import PassModel
+
+__all__ = ["check_finite_rows", "chunk_predictions", "chunk_weighted_log_prob"]
+
+
+def chunk_weighted_log_prob(
+    X: np.ndarray, model: PassModel, origin: np.ndarray, out: str
+) -> np.ndarray:
+    """Per-row results of one model's E-step over a chunk, computed block by block.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features)
+    model : PassModel
+        A 'soft' model (a family's ``prepare``).
+    origin : ndarray of shape (n_features,)
+    out : {'labels', 'proba', 'score', 'log_prob'}
+        Most likely component, responsibilities, ``log p(x)``, or the weighted
+        log-probabilities ``const_k + log p(x | k)``.
+
+    Returns
+    -------
+    ndarray
+        ``(n_rows,)`` int64 labels or float64 scores, or ``(n_rows, K)`` float64.
+    """
+    return chunk_predictions(X, model, origin, (out,))[0]
+
+
+def check_finite_rows(X: np.ndarray, where: str) -> None:
+    """Raise if a chunk of ``X`` holds NaN or inf (inference cannot fold this into a pass).
+
+    ``where`` says which rows they are, e.g. "of a chunk" or "900 to 1199".
+    """
+    bad = X.shape[0] - int(np.isfinite(X).all(axis=1).sum())
+    if bad:
+        raise InvalidInputError(
+            f"Input X contains NaN or infinity in {bad} of the {X.shape[0]} rows {where}. "
+            "Remove or impute those rows first."
+        )
+
+
+def chunk_predictions(
+    X: np.ndarray, model: PassModel, origin: np.ndarray, outs: Sequence[str]
+) -> tuple[np.ndarray, ...]:
+    """Several of :func:`chunk_weighted_log_prob`'s results from one E-step over a chunk."""
+    n_rows, n_features = X.shape
+    k, kernel = model.n_components, model.kernel
+    results = tuple(
+        np.empty(
+            (n_rows,) if out in ("labels", "score") else (n_rows, k),
+            dtype=np.int64 if out == "labels" else np.float64,
+        )
+        for out in outs
+    )
+    if n_rows == 0:
+        return results
+    block = min(kernel.block_rows(k, n_features), n_rows)
+    work = np.empty(max(1, kernel.work_size(k, n_features, block)))
+    logp = np.empty(block * k)
+    store: dict = {}
+    # Labels and log-probabilities are read before the normalisation overwrites them.
+    order = sorted(range(len(outs)), key=lambda i: outs[i] not in ("labels", "log_prob"))
+    for start in range(0, n_rows, block):
+        stop = min(start + block, n_rows)
+        # Predictions are exact: no reduced-precision copy of the block.
+        view = kernel.view(X[start:stop], origin, store, fast=False)
+        w = logp[: k * (stop - start)].reshape(k, stop - start)
+        kernel.log_prob(view, model, w, work)
+        w += model.const[:, None]
+        lse = None
+        for i in order:
+            out, result = outs[i], results[i]
+            if out == "labels":
+                result[start:stop] = w.argmax(axis=0)
+            elif out == "log_prob":
+                result[start:stop] = w.T
+            else:
+                if lse is None:
+                    lse = normalize_log_resp(w)
+                result[start:stop] = w.T if out == "proba" else lse
+    return results

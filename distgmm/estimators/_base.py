@@ -1,0 +1,471 @@
+"""``BaseMixture``: fit, predict, score, sample, save and checkpoints for any mixture family.
+
+A mixture class is its parameters and fitted attributes: it says how to start (an
+:class:`~distgmm.init.InitSpec`), which family fits it (:meth:`BaseMixture._family`), and
+how its parameters map to attributes. Everything else (the passes over the data,
+scikit-learn's initialisation on numpy input, the EM loop, restarts, checkpoints and resume,
+warm starts, lazy inference on dask input, writers) is here, once.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import warnings
+from numbers import Integral
+
+import dask.array as da
+import numpy as np
+from dask import delayed
+from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._feature_names import check_feature_names
+from .._weights import check_sample_weight
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..core.em import EMProgress, EMResult, IterationReport, best_result, run_em
+from ..core.predict import chunk_weighted_log_prob
+from ..engine import make_passes
+from ..errors import ConvergenceWarning, DistGMMError, InvalidInputError
+from ..families.gaussian.kernel import representable_origin
+from ..fingerprint import fit_fingerprint
+from ..init import InitSpec, initialize
+from ..init_sklearn import initialize_like_sklearn
+from ..io import parquet_source, write_predictions
+from ._validation import (
+    check_dask_X,
+    connected,
+    finite_block_log_prob,
+    seed_identity,
+)
+
+__all__ = ["BaseMixture"]
+
+#: What validating X sets on the estimator before any fitting happens.
+_INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
+
+
+class BaseMixture(ClusterMixin, DensityMixin, BaseEstimator):
+    """What every distgmm mixture does; subclasses give their parameters and family.
+
+    A subclass defines ``_parameter_constraints`` and ``__init__`` (scikit-learn's
+    conventions), and :meth:`_init_spec`, :meth:`_family`, :meth:`_params`,
+    :meth:`_set_params`; :meth:`_fit_family` when fitting needs more than the parameters
+    (e.g. priors computed from the data).
+    """
+
+    #: What the verbose progress lines call the bound.
+    _bound_name = "lower bound"
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _init_spec(self, n_features: int) -> InitSpec:
+        raise NotImplementedError
+
+    def _family(self):
+        """The fitted model's family, for inference and sampling (no pass over the data)."""
+        raise NotImplementedError
+
+    def _fit_family(self, passes, origin: np.ndarray):
+        """The family to fit with; may run passes (priors from the data)."""
+        return self._family()
+
+    def _params(self):
+        raise NotImplementedError
+
+    def _set_params(self, params) -> None:
+        raise NotImplementedError
+
+    def _fit_settings(self) -> dict:
+        """Settings beyond the common ones that a checkpoint must match (JSON-ready)."""
+        return {}
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the model parameters, one pass over the data per iteration.
+
+        Parameters
+        ----------
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            Training rows; float32 data stay float32 (statistics are float64).
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights: responsibilities are multiplied by them. Only their
+            ratios count (equal weights fit exactly as none); at least ``n_components``
+            rows need a positive weight.
+
+        Returns
+        -------
+        self : object
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the component of each row of ``X``.
+
+        Returns
+        -------
+        labels : ndarray or dask.array.Array of shape (n_samples,)
+        """
+        return self._fit(X, sample_weight).labels_
+
+    def _fit(self, X, sample_weight):
+        self._validate_params()
+        # A fit that fails leaves the estimator as it was (validation resets these first).
+        saved = {k: v for k, v in vars(self).items() if k in _INPUT_ATTRIBUTES}
+        try:
+            return self._fit_checked(X, sample_weight)
+        except BaseException:
+            for name in _INPUT_ATTRIBUTES:
+                if name in saved:
+                    setattr(self, name, saved[name])
+                elif hasattr(self, name):
+                    delattr(self, name)
+            raise
+
+    def _fit_checked(self, X, sample_weight):
+        warm = self.warm_start and hasattr(self, "converged_")
+        X = self._check_X(X, reset=not warm)  # a warm start keeps the feature count
+        do_init = not (warm and self._fitted_like(X.shape[1]))
+        n_samples = X.shape[0]
+        if n_samples < 2:
+            raise InvalidInputError(
+                f"Found array with {n_samples} sample(s) (shape={X.shape}) while a minimum "
+                f"of 2 is required by {type(self).__name__}."
+            )
+        if n_samples < self.n_components:
+            raise InvalidInputError(
+                f"Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}. Use fewer components."
+            )
+        lazy, digest = isinstance(X, da.Array), self.checkpoint is not None
+        weights = check_sample_weight(sample_weight, n_samples, lazy, self.n_components, digest)
+        spec = self._init_spec(X.shape[1]) if do_init else None
+        # numpy input draws scikit-learn's start from this generator, in its order; dask
+        # input derives the seeds of its row-keyed draws from one integer of it.
+        random_state = check_random_state(self.random_state)
+        with connected(self.client) as client:
+            passes = make_passes(
+                X,
+                weights.values,
+                client=client if isinstance(X, da.Array) or self.client else None,
+                persist=self.persist,
+            )
+            start = functools.partial(self._start, X, passes, spec, random_state, weights.values)
+            seed = seed_identity(self.random_state, random_state)
+            return self._run(X, passes, start, do_init, spec, seed, weights.digest)
+
+    def _start(self, X, passes, spec: InitSpec, random_state, weights):
+        """Initial estimates of every restart, and the pass origin."""
+        if spec.fully_given:  # nothing to draw, as in scikit-learn
+            return initialize(passes, spec, 0, self.n_init)
+        if isinstance(X, da.Array):
+            base_seed = int(random_state.randint(np.iinfo(np.int32).max))
+            return initialize(passes, spec, base_seed, self.n_init)
+        return initialize_like_sklearn(X, spec, random_state, self.n_init, weights)
+
+    def _run(self, X, passes, start, do_init, spec, seed, weights_digest=None):
+        started = time.perf_counter()
+        try:
+            fingerprint = self._fingerprint(passes, spec, seed, weights_digest)
+            resumed = (
+                load_checkpoint(self.checkpoint, fingerprint, self._codec())
+                if self.checkpoint is not None and self.resume
+                else None
+            )
+            if resumed is not None:
+                progress, origin = resumed
+                family = self._fit_family(passes, origin)
+            elif do_init:
+                estimates, origin = start()
+                family = self._fit_family(passes, origin)
+                inits = [family.start(e, passes.n_samples) for e in estimates]
+                progress = None
+            else:
+                inits = [self._params()]
+                origin = representable_origin(self._origin(), passes.dtype)
+                family = self._fit_family(passes, origin)
+                progress = None
+            if progress is None:
+                start_bound = -np.inf if do_init else self.lower_bound_
+                progress = EMProgress(0, [EMResult(p) for p in inits], [start_bound] * len(inits))
+                self._save_checkpoint(progress, origin, fingerprint)
+            if self.verbose:
+                print(
+                    f"Fitting {len(progress.results)} initialisation(s) on {passes.n_samples} "
+                    "rows" + (f", resumed after iteration {progress.iteration}" if resumed else "")
+                )
+            results = run_em(
+                lambda models: passes.run(models, origin),
+                family,
+                [],
+                origin,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                on_iteration=self._report if self.verbose >= 2 else None,
+                progress=progress,
+                on_progress=lambda p: self._save_checkpoint(p, origin, fingerprint),
+            )
+        finally:
+            passes.close()
+        best = best_result(results, self.max_iter)
+        self._set_params(best.params)
+        self.converged_ = best.converged
+        self.n_iter_ = best.n_iter
+        self.lower_bound_ = best.lower_bound
+        self.lower_bounds_ = list(best.lower_bounds)
+        self.history_ = self.lower_bounds_
+        if self.verbose:
+            print(
+                f"{'Converged' if self.converged_ else 'Did not converge'} after "
+                f"{self.n_iter_} iterations, {time.perf_counter() - started:.3f} s, "
+                f"lower bound {self.lower_bound_:.6f}"
+            )
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self.labels_ = self._estep(X, "labels")
+        return self
+
+    def _codec(self):
+        """How the family's parameters go to and from checkpoint arrays: the family class."""
+        raise NotImplementedError
+
+    def _fingerprint(self, passes, spec, seed, weights_digest) -> dict:
+        """What a checkpoint must share with the fit resuming it (see distgmm.fingerprint)."""
+        if self.checkpoint is None:
+            return {}
+        fingerprint = fit_fingerprint(self, passes, spec, seed, weights_digest)
+        return {**fingerprint, **self._fit_settings()}
+
+    def _save_checkpoint(self, progress: EMProgress, origin, fingerprint: dict) -> None:
+        if self.checkpoint is not None:
+            save_checkpoint(self.checkpoint, progress, origin, fingerprint, self._codec())
+
+    def _fitted_like(self, n_features: int) -> bool:
+        """Whether the current solution can start a fit of this shape (a warm start)."""
+        if not hasattr(self, "converged_"):
+            return False
+        shape = self._codec().covariance_shape(self.covariance_type, self.n_components, n_features)
+        return self.means_.shape == (self.n_components, n_features) and (
+            self.covariances_.shape == shape
+        )
+
+    def _report(self, report: IterationReport) -> None:
+        if report.iteration % self.verbose_interval and not report.converged:
+            return
+        for i, bound, change in zip(
+            report.models, report.lower_bounds, report.changes, strict=True
+        ):
+            print(
+                f"  init {i} iteration {report.iteration}: {self._bound_name} {bound:.6f}, "
+                f"change {change:.3e}, {report.seconds:.3f} s"
+            )
+
+    def _origin(self) -> np.ndarray:
+        return self.weights_ @ self.means_
+
+    # ------------------------------------------------------------------ inference
+    def _check_X(self, X, reset: bool):
+        if isinstance(X, da.Array):
+            checked = check_dask_X(self, X, reset)
+            check_feature_names(self, X, reset)  # a Parquet-read array names its columns
+            return checked
+        try:
+            return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+        except ValueError as err:  # one error type for bad data, numpy or dask
+            raise InvalidInputError(str(err)) from err
+
+    def _pass_model(self):
+        """The fitted model's E-step, and the origin it is prepared against."""
+        origin = self._origin()
+        return self._family().prepare(self._params(), origin), origin
+
+    def _estep(self, X, out: str, check_finite: bool = False):
+        model, origin = self._pass_model()
+        if isinstance(X, da.Array):
+            X = X.rechunk({1: -1}) if X.numblocks[1] != 1 else X
+            shared = delayed(model, traverse=False)
+            # Lazy input was not scanned for NaN/inf; each block checks itself when computed.
+            block_fn = finite_block_log_prob if check_finite else chunk_weighted_log_prob
+            dtype = np.int64 if out == "labels" else np.float64
+            shape = (
+                {"drop_axis": 1, "meta": np.empty((0,), dtype)}
+                if out in ("labels", "score")
+                else {
+                    "chunks": (X.chunks[0], (self.n_components,)),
+                    "meta": np.empty((0, 0), dtype),
+                }
+            )
+            return X.map_blocks(block_fn, shared, origin, out, dtype=dtype, **shape)
+        return chunk_weighted_log_prob(X, model, origin, out)
+
+    def _inference(self, X, out: str):
+        check_is_fitted(self)
+        return self._estep(self._check_X(X, reset=False), out, check_finite=True)
+
+    def predict(self, X):
+        """Component of each row: the most likely under the fitted model.
+
+        Parameters
+        ----------
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray or dask.array.Array of shape (n_samples,)
+            Lazy for dask input.
+        """
+        return self._inference(X, "labels")
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row.
+
+        Returns
+        -------
+        resp : ndarray or dask.array.Array of shape (n_samples, n_components)
+        """
+        return self._inference(X, "proba")
+
+    def score_samples(self, X):
+        """Log-likelihood of each row under the fitted model.
+
+        Returns
+        -------
+        log_prob : ndarray or dask.array.Array of shape (n_samples,)
+        """
+        return self._inference(X, "score")
+
+    def write_predictions(
+        self,
+        X,
+        path,
+        *,
+        proba: bool = False,
+        log_likelihood: bool = False,
+        keep_columns: list[str] | None = None,
+        overwrite: bool = False,
+        storage_options: dict | None = None,
+    ) -> str:
+        """Write each row's component, and optionally more, to Zarr or Parquet.
+
+        One read of ``X``: every chunk is read, predicted and written by one task, on the
+        estimator's client if it has one. The output appears under ``path`` only once
+        complete (it is written under a temporary name, then renamed).
+
+        Parameters
+        ----------
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            E.g. from :func:`distgmm.read_zarr` or :func:`distgmm.read_parquet`.
+        path : str or os.PathLike
+            Local path or fsspec URL. ``*.zarr``: a group with arrays ``labels``,
+            ``probabilities`` and ``log_likelihood``, chunked like ``X``. ``*.parquet``: a
+            folder of part files in row order with columns ``keep_columns``, ``label``,
+            ``proba_0`` ... and ``log_likelihood``.
+        proba : bool, default=False
+            Also write the posterior probability of each component.
+        log_likelihood : bool, default=False
+            Also write each row's log-likelihood (:meth:`score_samples`).
+        keep_columns : list of str, optional
+            Parquet output from Parquet input: columns of the input files (e.g. an id) to
+            copy into the output, row-aligned. ``X`` must be :func:`distgmm.read_parquet`'s
+            array as returned.
+        overwrite : bool, default=False
+            Replace an existing output.
+        storage_options : dict, optional
+            For fsspec URLs.
+
+        Returns
+        -------
+        str
+            ``path``.
+        """
+        check_is_fitted(self)
+        source = parquet_source(X) if keep_columns else None
+        X = self._check_X(X, reset=False)
+        model, origin = self._pass_model()
+        with connected(self.client) as client:
+            return write_predictions(
+                X,
+                path,
+                model,
+                origin,
+                proba=proba,
+                log_likelihood=log_likelihood,
+                keep_columns=keep_columns,
+                source=source,
+                overwrite=overwrite,
+                storage_options=storage_options,
+                client=client,
+            )
+
+    def _weighted_mean(self, X, sample_weight) -> tuple[float, float]:
+        """The weighted mean log-likelihood of the rows of ``X``, and the weights' sum."""
+        scores = self.score_samples(X)
+        n = scores.shape[0]
+        # scaled weights: sums of scores times weights near 1e308 would overflow
+        weights = check_sample_weight(sample_weight, n, lazy=isinstance(scores, da.Array))
+        w, weight = weights.values, weights.total
+        total, scaled = (scores.sum(), n) if w is None else ((scores * w).sum(), w.sum())
+        if isinstance(total, da.Array) or isinstance(scaled, da.Array):
+            total, scaled = da.compute(total, scaled)
+        return float(total) / float(scaled), weight
+
+    def score(self, X, y=None, sample_weight=None):
+        """Weighted mean log-likelihood of the rows of ``X``.
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        return self._weighted_mean(X, sample_weight)[0]
+
+    def sample(self, n_samples=1):
+        """Draw rows from the fitted model.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each row.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+            raise DistGMMError(
+                f"Invalid value for 'n_samples': {n_samples!r}. It must be an integer >= 1: "
+                "the sampling requires at least one sample."
+            )
+        return self._family().sample(
+            self._params(), check_random_state(self.random_state), n_samples
+        )
+
+    def save(self, path):
+        """Write the fitted model to a self-describing ``.npz`` file; ``distgmm.load`` reads it.
+
+        See :func:`distgmm.modelfile.save_model`: atomic, never pickled, no ``labels_``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Local file to write, replaced if it exists; no suffix is added.
+        """
+        from ..modelfile import save_model
+
+        save_model(self, path)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+#: What validating X sets on the estimator before any fitting happens.
