@@ -244,6 +244,17 @@ def test_invalid_prior_type_has_sklearn_sentence(make_mixture):
     assert "'dirichlet_process', 'dirichlet_distribution'" in message
 
 
+@pytest.mark.parametrize("value", [[1.0, 2.0, 3.0], np.ones((1, 1))])
+def test_spherical_covariance_prior_is_one_float(make_mixture, value):
+    # scikit-learn accepts any array-like here and broadcasts it against the components.
+    X, _ = make_mixture(n=50, d=3, k=2, seed=2)
+    with pytest.raises(InvalidInputError, match=r"spherical covariance_prior.*shape of \(\)"):
+        our_priors(X, "spherical", "dirichlet_process", covariance_prior=value)
+    priors = our_priors(X, "spherical", "dirichlet_process", covariance_prior=np.array(2.5))
+    assert priors.covariance_prior.shape == ()
+    assert priors.covariance_prior == 2.5
+
+
 def test_data_defaults_need_two_rows():
     # np.cov of one row is NaN (ddof=1): a clear error, not a NaN model.
     X = np.array([[1.0, 2.0, 3.0]])

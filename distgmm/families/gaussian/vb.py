@@ -121,9 +121,10 @@ def _covariance_prior(covariance_type: str, value: object, n_features: int) -> n
     """A given ``covariance_prior``, checked as ``_checkcovariance_prior_parameter`` does."""
     d = n_features
     if covariance_type == "spherical":
-        # scikit-learn takes any value here and lets its constraints check it: a float > 0.
-        if isinstance(value, np.ndarray) and value.ndim == 0:
-            value = value.item()
+        # scikit-learn takes any value here (an array would broadcast against the K
+        # components) and lets its constraints check it: one float > 0.
+        if isinstance(value, (list, tuple, np.ndarray)):
+            value = _array("covariance_prior", value, (), "spherical covariance_prior")[()]
         return np.asarray(_positive("covariance_prior", value, "None, an array-like"))
     shape = (d,) if covariance_type == "diag" else (d, d)
     prior = _array("covariance_prior", value, shape, f"{covariance_type} covariance_prior")
@@ -263,7 +264,8 @@ def m_step(
     priors : Priors
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     precisions_chol_fn : callable
-        ``covariances -> precisions_chol`` for this covariance type.
+        ``covariances -> precisions_chol`` for this covariance type; what it raises on a
+        covariance that is not positive definite propagates.
 
     Returns
     -------
