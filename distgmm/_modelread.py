@@ -177,7 +177,7 @@ def _check_header(header: dict[str, Any], fail, kind) -> dict[str, tuple[int, ..
         "covariances_": cov_shape,
         "precisions_cholesky_": cov_shape,
         "lower_bounds_": (n_iter,),
-        **kind._model_extra_shapes(header),
+        **kind._model_extra_shapes(header, fail),
     }
     described = header.get("arrays")
     if not isinstance(described, dict) or set(described) != set(shapes):

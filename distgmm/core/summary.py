@@ -1,7 +1,7 @@
 """The additive per-chunk summary every family's statistics extend.
 
 A summary is what one chunk task returns and what the tree reduction adds up:
-``S(A) + S(B) == S(A ∪ B)`` up to rounding, so any reduction order gives the same model.
+``S(A) + S(B) == S(A and B)`` up to rounding, so any reduction order gives the same model.
 The fields here are the pass totals every mixture has (rows, weight, log-likelihood, soft
 counts, and the entropy of the responsibilities when a variational bound needs it); a family
 adds its moments. Moments are taken about a *shift* (the previous means, so data with a

@@ -9,12 +9,13 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..modelfile import INIT_ARRAYS, NOT_STORED, read_model
+from .bayesian import BayesianGaussianMixture
 from .gaussian import GaussianMixture
 
 __all__ = ["ESTIMATORS", "load_model", "load_model_with_header"]
 
 #: The classes a model file may hold, by the name its header gives.
-ESTIMATORS = {cls.__name__: cls for cls in (GaussianMixture,)}
+ESTIMATORS = {cls.__name__: cls for cls in (GaussianMixture, BayesianGaussianMixture)}
 
 
 def load_model(path: str | os.PathLike[str]):

@@ -223,7 +223,7 @@ class GaussianMixture(BaseMixture):
         return {}
 
     @classmethod
-    def _model_extra_shapes(cls, header: dict) -> dict:
+    def _model_extra_shapes(cls, header: dict, fail) -> dict:
         return {}
 
     @classmethod
