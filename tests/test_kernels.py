@@ -233,3 +233,20 @@ def test_layering():
     )
     assert not [m for m in family if m == "dask" or m.startswith("dask.")]
     assert "distgmm.families.gaussian.full" in family
+
+
+def test_summaries_about_different_shifts_are_not_added():
+    """Moments about different points are not additive: adding them is refused, not wrong."""
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    params = random_params("full", k=2, d=3)
+    origin = np.zeros(3)
+    (a,) = chunk_stats(X[:20], [prepare_em(params, origin)], origin)
+    (b,) = chunk_stats(X[20:], [prepare_em(params, origin)], origin, row0=20)
+    (whole,) = chunk_stats(X, [prepare_em(params, origin)], origin)
+    np.testing.assert_allclose((a + b).sxx, whole.sxx, rtol=1e-12)
+    moved = GaussianParams.from_covariances(
+        "full", params.weights, params.means + 1.0, params.covariances
+    )
+    (c,) = chunk_stats(X[20:], [prepare_em(moved, origin)], origin, row0=20)
+    with pytest.raises(ValueError, match="different points"):
+        a + c

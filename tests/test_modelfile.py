@@ -107,6 +107,27 @@ def test_round_trip_is_bitwise(fitted, X, tmp_path, covariance_type):
         np.testing.assert_array_equal(got, want, strict=True)
 
 
+def test_file_of_the_version_before_estimator_classes_loads(saved, X, tmp_path):
+    """Files written before the header named the estimator's class (no "estimator" field)
+    are GaussianMixture files, and load as before."""
+    path, gm, members = saved
+    header = _header(members)
+    assert header.pop("estimator") == "GaussianMixture"
+    old = tmp_path / "old.npz"
+    _write(old, members, header)
+    loaded = load_model(old)
+    assert type(loaded) is GaussianMixture
+    np.testing.assert_array_equal(loaded.score_samples(X), gm.score_samples(X))
+
+
+def test_unknown_estimator_class_is_refused(saved, tmp_path):
+    path, _, members = saved
+    header = _header(members)
+    header["estimator"] = "os.system"
+    _write(path, members, header)
+    _refused(path, "estimator", "os.system", "GaussianMixture")
+
+
 def test_round_trip_without_iterations(X, tmp_path):
     # max_iter=0 keeps the initialisation: no lower bound at all (-inf, stored as null).
     gm = GaussianMixture(2, covariance_type="diag", max_iter=0, random_state=0).fit(X)

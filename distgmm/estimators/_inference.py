@@ -1,0 +1,229 @@
+"""What a fitted mixture does with data: predictions, scores, writers, samples, model files.
+
+:class:`Inference` is the half of :class:`~distgmm.estimators._base.BaseMixture` that needs
+a fitted model only: the family's E-step over numpy chunks in process, or lazily over dask
+chunks.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import dask.array as da
+import numpy as np
+from dask import delayed
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._feature_names import check_feature_names
+from .._weights import check_sample_weight
+from ..core.predict import chunk_weighted_log_prob
+from ..errors import DistGMMError, InvalidInputError
+from ..io import parquet_source, write_predictions
+from ._validation import check_dask_X, connected, finite_block_log_prob
+
+__all__ = ["Inference"]
+
+
+class Inference:
+    """Predictions and scores of a fitted mixture (``_family``, ``_params``, ``_origin``
+    come from the estimator)."""
+
+    def _check_X(self, X, reset: bool):
+        if isinstance(X, da.Array):
+            checked = check_dask_X(self, X, reset)
+            check_feature_names(self, X, reset)  # a Parquet-read array names its columns
+            return checked
+        try:
+            return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+        except ValueError as err:  # one error type for bad data, numpy or dask
+            raise InvalidInputError(str(err)) from err
+
+    def _pass_model(self):
+        """The fitted model's E-step, and the origin it is prepared against."""
+        origin = self._origin()
+        return self._family().prepare(self._params(), origin), origin
+
+    def _estep(self, X, out: str, check_finite: bool = False):
+        model, origin = self._pass_model()
+        if isinstance(X, da.Array):
+            X = X.rechunk({1: -1}) if X.numblocks[1] != 1 else X
+            shared = delayed(model, traverse=False)
+            # Lazy input was not scanned for NaN/inf; each block checks itself when computed.
+            block_fn = finite_block_log_prob if check_finite else chunk_weighted_log_prob
+            dtype = np.int64 if out == "labels" else np.float64
+            shape = (
+                {"drop_axis": 1, "meta": np.empty((0,), dtype)}
+                if out in ("labels", "score")
+                else {
+                    "chunks": (X.chunks[0], (self.n_components,)),
+                    "meta": np.empty((0, 0), dtype),
+                }
+            )
+            return X.map_blocks(block_fn, shared, origin, out, dtype=dtype, **shape)
+        return chunk_weighted_log_prob(X, model, origin, out)
+
+    def _inference(self, X, out: str):
+        check_is_fitted(self)
+        return self._estep(self._check_X(X, reset=False), out, check_finite=True)
+
+    def predict(self, X):
+        """Component of each row: the most likely under the fitted model.
+
+        Parameters
+        ----------
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray or dask.array.Array of shape (n_samples,)
+            Lazy for dask input.
+        """
+        return self._inference(X, "labels")
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row.
+
+        Returns
+        -------
+        resp : ndarray or dask.array.Array of shape (n_samples, n_components)
+        """
+        return self._inference(X, "proba")
+
+    def score_samples(self, X):
+        """Log-likelihood of each row under the fitted model.
+
+        Returns
+        -------
+        log_prob : ndarray or dask.array.Array of shape (n_samples,)
+        """
+        return self._inference(X, "score")
+
+    def write_predictions(
+        self,
+        X,
+        path,
+        *,
+        proba: bool = False,
+        log_likelihood: bool = False,
+        keep_columns: list[str] | None = None,
+        overwrite: bool = False,
+        storage_options: dict | None = None,
+    ) -> str:
+        """Write each row's component, and optionally more, to Zarr or Parquet.
+
+        One read of ``X``: every chunk is read, predicted and written by one task, on the
+        estimator's client if it has one. The output appears under ``path`` only once
+        complete (it is written under a temporary name, then renamed).
+
+        Parameters
+        ----------
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            E.g. from :func:`distgmm.read_zarr` or :func:`distgmm.read_parquet`.
+        path : str or os.PathLike
+            Local path or fsspec URL. ``*.zarr``: a group with arrays ``labels``,
+            ``probabilities`` and ``log_likelihood``, chunked like ``X``. ``*.parquet``: a
+            folder of part files in row order with columns ``keep_columns``, ``label``,
+            ``proba_0`` ... and ``log_likelihood``.
+        proba : bool, default=False
+            Also write the posterior probability of each component.
+        log_likelihood : bool, default=False
+            Also write each row's log-likelihood (:meth:`score_samples`).
+        keep_columns : list of str, optional
+            Parquet output from Parquet input: columns of the input files (e.g. an id) to
+            copy into the output, row-aligned. ``X`` must be :func:`distgmm.read_parquet`'s
+            array as returned.
+        overwrite : bool, default=False
+            Replace an existing output.
+        storage_options : dict, optional
+            For fsspec URLs.
+
+        Returns
+        -------
+        str
+            ``path``.
+        """
+        check_is_fitted(self)
+        source = parquet_source(X) if keep_columns else None
+        X = self._check_X(X, reset=False)
+        model, origin = self._pass_model()
+        with connected(self.client) as client:
+            return write_predictions(
+                X,
+                path,
+                model,
+                origin,
+                proba=proba,
+                log_likelihood=log_likelihood,
+                keep_columns=keep_columns,
+                source=source,
+                overwrite=overwrite,
+                storage_options=storage_options,
+                client=client,
+            )
+
+    def _weighted_mean(self, X, sample_weight) -> tuple[float, float]:
+        """The weighted mean log-likelihood of the rows of ``X``, and the weights' sum."""
+        scores = self.score_samples(X)
+        n = scores.shape[0]
+        # scaled weights: sums of scores times weights near 1e308 would overflow
+        weights = check_sample_weight(sample_weight, n, lazy=isinstance(scores, da.Array))
+        w, weight = weights.values, weights.total
+        total, scaled = (scores.sum(), n) if w is None else ((scores * w).sum(), w.sum())
+        if isinstance(total, da.Array) or isinstance(scaled, da.Array):
+            total, scaled = da.compute(total, scaled)
+        return float(total) / float(scaled), weight
+
+    def score(self, X, y=None, sample_weight=None):
+        """Weighted mean log-likelihood of the rows of ``X``.
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        return self._weighted_mean(X, sample_weight)[0]
+
+    def sample(self, n_samples=1):
+        """Draw rows from the fitted model.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each row.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+            raise DistGMMError(
+                f"Invalid value for 'n_samples': {n_samples!r}. It must be an integer >= 1: "
+                "the sampling requires at least one sample."
+            )
+        return self._family().sample(
+            self._params(), check_random_state(self.random_state), n_samples
+        )
+
+    def save(self, path):
+        """Write the fitted model to a self-describing ``.npz`` file; ``distgmm.load`` reads it.
+
+        See :func:`distgmm.modelfile.save_model`: atomic, never pickled, no ``labels_``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Local file to write, replaced if it exists; no suffix is added.
+        """
+        from ..modelfile import save_model
+
+        save_model(self, path)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+#: What validating X sets on the estimator before any fitting happens.
