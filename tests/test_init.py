@@ -26,7 +26,7 @@ class CountingPasses:
         return getattr(self.passes, name)
 
     def run(self, models, origin):
-        self.centers.append([model.means_s + origin for model in models])
+        self.centers.append([model.shift + origin for model in models])
         return self.passes.run(models, origin)
 
 
