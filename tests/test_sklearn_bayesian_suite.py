@@ -4,8 +4,9 @@ Every test of ``sklearn/mixture/tests/test_bayesian_mixture.py`` (the installed 
 runs with the module's ``BayesianGaussianMixture`` replaced by ours, and its
 ``_log_wishart_norm`` by distgmm's: the priors the fit resolves, the error messages, the
 weights the posterior implies, the monotonic lower bound over warm-started single
-iterations, translation invariance, fit_predict against fit + predict. The exclusions below
-are each given with their reason.
+iterations, translation invariance, fit_predict against fit + predict. The two exclusions
+below use scikit-learn's private functions and methods, each with its reason; the one
+about the estimator is ported here through its public parameters.
 """
 
 from __future__ import annotations
@@ -20,10 +21,18 @@ from distgmm.families.gaussian import vb
 from distgmm.init import INIT_METHODS
 
 sk_tests = sklearn_tests("sklearn.mixture.tests.test_bayesian_mixture")
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 
 EXCLUDED = {
     "test_compare_covar_type": (
-        "calls the private BayesianGaussianMixture._check_parameters and _initialize_parameters"
+        "calls the private BayesianGaussianMixture._check_parameters and "
+        "_initialize_parameters; run below as test_compare_covar_type_at_the_start, which "
+        "stops at the start with max_iter=0"
+    ),
+    "test_log_dirichlet_norm": (
+        "checks scikit-learn's private _log_dirichlet_norm against gammaln: distgmm's "
+        "Dirichlet normaliser is inline in vb.lower_bound, checked against scikit-learn's "
+        "_compute_lower_bound in tests/test_vb_math.py"
     ),
 }
 
@@ -40,11 +49,36 @@ def test_every_scikit_learn_test_is_run_or_excluded_with_a_reason():
     check_run_or_excluded(sk_tests, EXCLUDED, at_least=12)
 
 
+@pytest.mark.parametrize("prior_type", ["dirichlet_process", "dirichlet_distribution"])
+def test_compare_covar_type_at_the_start(prior_type):
+    # scikit-learn's test_compare_covar_type, with max_iter=0 for its private
+    # _initialize_parameters: after the first variational M-step from the same KMeans
+    # labels, dof times the covariance of 'tied' is the mean of 'full''s, 'diag''s is their
+    # diagonal and 'spherical''s the mean of 'diag''s.
+    rand_data = sk_tests.RandomData(np.random.RandomState(0), scale=7)
+    X = rand_data.X["full"]
+    fits = {
+        covariance_type: distgmm.BayesianGaussianMixture(
+            weight_concentration_prior_type=prior_type,
+            n_components=2 * rand_data.n_components,
+            covariance_type=covariance_type,
+            max_iter=0,
+            random_state=0,
+        ).fit(X)
+        for covariance_type in COVARIANCE_TYPES
+    }
+    scaled = {c: (f.covariances_.T * f.degrees_of_freedom_).T for c, f in fits.items()}
+    np.testing.assert_almost_equal(scaled["tied"], scaled["full"].mean(axis=0))
+    diag = np.array([np.diag(cov) for cov in scaled["full"]])
+    np.testing.assert_almost_equal(scaled["diag"], diag)
+    np.testing.assert_almost_equal(scaled["spherical"], diag.mean(axis=1))
+
+
 # Found by scikit-learn's test_bayesian_mixture_fit_predict[0-2-1e-07]: with reg_covar=0 a
 # start that gives a component one row has a singular covariance; scikit-learn's variational
 # M-step adds the priors to it and goes on, distgmm raised SingularCovarianceError.
 @pytest.mark.parametrize("init_params", INIT_METHODS)
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_start_with_a_one_row_component_and_no_reg_covar_fits_as_sklearn(
     covariance_type, init_params
 ):
