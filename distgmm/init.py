@@ -19,17 +19,20 @@ from .engine import Passes
 from .errors import EmptyComponentError, InvalidInputError, SingularCovarianceError
 from .families.gaussian import covtypes as kernels
 from .families.gaussian.kernel import prepare_kmeans, prepare_random, representable_origin
-from .families.gaussian.mle import m_step
+from .families.gaussian.mle import estimate, m_step
 from .families.gaussian.params import GaussianParams
 
 __all__ = [
     "INIT_METHODS",
     "InitSpec",
+    "Moments",
     "from_points",
     "initialize",
     "override",
     "pass_origin",
     "seeds",
+    "start_m_step",
+    "start_params",
 ]
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -58,10 +61,46 @@ class InitSpec:
     weights: np.ndarray | None = None
     means: np.ndarray | None = None
     precisions: np.ndarray | None = None
+    variational: bool = False
+    """The start feeds a variational M-step, which adds the priors: it is the
+    :class:`Moments` of the initial responsibilities, which may be singular or empty."""
 
     @property
     def fully_given(self) -> bool:
         return self.weights is not None and self.means is not None and self.precisions is not None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Moments:
+    """A variational start: the weights, means and covariances its first M-step reads.
+
+    scikit-learn's ``BayesianGaussianMixture._initialize`` gives the moments of the initial
+    responsibilities to the variational M-step as they are, with no precision factor: there
+    a component of one row (singular covariance with ``reg_covar=0``) or of none is a start
+    like any other, the priors make its posterior proper.
+    """
+
+    covariance_type: str
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+
+
+def start_params(spec: InitSpec, weights, means, covariances) -> GaussianParams | Moments:
+    """A start from its moments: a Gaussian mixture (its covariances must be positive
+    definite), or the :class:`Moments` of a variational start."""
+    if spec.variational:
+        return Moments(spec.covariance_type, weights, means, covariances)
+    return GaussianParams.from_covariances(spec.covariance_type, weights, means, covariances)
+
+
+def start_m_step(stats, shift, spec: InitSpec, origin) -> GaussianParams | Moments:
+    """The M-step from a start's responsibilities; only an EM start needs every component to
+    have rows (a variational one is scikit-learn's moments, see :class:`Moments`)."""
+    if not spec.variational:
+        return m_step(stats, shift, spec.covariance_type, spec.reg_covar, origin)
+    nk, means, covariances = estimate(stats, shift, spec.covariance_type, spec.reg_covar, origin)
+    return Moments(spec.covariance_type, nk / nk.sum(), means, covariances)
 
 
 def seeds(base_seed: int, n: int) -> list[int]:
@@ -124,14 +163,14 @@ def _isotropic(covariance_type: str, n_components: int, n_features: int, var: fl
     return np.full(shape, var)
 
 
-def from_points(spec: InitSpec, points: np.ndarray) -> GaussianParams:
+def from_points(spec: InitSpec, points: np.ndarray) -> GaussianParams | Moments:
     """One component per row of ``points``: its mean, ``reg_covar * I``, equal weights."""
     # As scikit-learn: responsibilities one-hot on K data points give those points as means,
     # equal weights and reg_covar·I as covariances.
     k, d = points.shape
     try:
-        return GaussianParams.from_covariances(
-            spec.covariance_type,
+        return start_params(
+            spec,
             np.full(k, 1.0 / k),
             points,
             _isotropic(spec.covariance_type, k, d, spec.reg_covar),
@@ -190,7 +229,7 @@ def _kmeans_on_sample(sample: np.ndarray, spec: InitSpec, seed: int, origin, tol
     return min(runs, key=lambda run: run[1])[0]
 
 
-def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> list[GaussianParams]:
+def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> list:
     # scikit-learn's KMeans tolerance, from the sample's variances (the data's are not known
     # before a pass); the full-data passes stop by the same rule.
     tol = KMEANS_TOL * float(np.mean(np.var(sample, axis=0)))
@@ -217,7 +256,7 @@ def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> li
     for i in range(len(centers)):
         stats, shift = final[i]
         try:
-            params.append(m_step(stats, shift, spec.covariance_type, spec.reg_covar, origin))
+            params.append(start_m_step(stats, shift, spec, origin))
         except EmptyComponentError as err:
             raise InvalidInputError(
                 f"k-means initialisation left component {err.component} without any row: "
@@ -226,19 +265,21 @@ def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> li
     return params
 
 
-def _random(passes: Passes, spec: InitSpec, origin, restart_seeds) -> list[GaussianParams]:
+def _random(passes: Passes, spec: InitSpec, origin, restart_seeds) -> list:
     d = passes.n_features
     models = [prepare_random(spec.n_components, d, spec.covariance_type, s) for s in restart_seeds]
     shift = np.broadcast_to(origin, (spec.n_components, d))
     out = []
     for stats in passes.run(models, origin):
         check_stats(stats)
-        out.append(m_step(stats, shift, spec.covariance_type, spec.reg_covar, origin))
+        out.append(start_m_step(stats, shift, spec, origin))
     return out
 
 
 def override(spec: InitSpec, params: GaussianParams | None) -> GaussianParams:
     """``params`` with the weights, means and precisions the user gave put in their place."""
+    if spec.weights is None and spec.means is None and spec.precisions is None:
+        return params
     weights = spec.weights if spec.weights is not None else params.weights
     means = spec.means if spec.means is not None else params.means
     if spec.precisions is not None:

@@ -24,9 +24,8 @@ from .core.chunk import chunk_summaries
 from .core.em import check_stats
 from .errors import EmptyComponentError, InvalidInputError, SingularCovarianceError
 from .families.gaussian.kernel import prepare_given, representable_origin
-from .families.gaussian.mle import m_step
 from .families.gaussian.params import GaussianParams
-from .init import InitSpec, from_points, override
+from .init import InitSpec, Moments, from_points, override, start_m_step, start_params
 
 __all__ = ["initialize_like_sklearn"]
 
@@ -60,13 +59,13 @@ def _from_responsibilities(
     spec: InitSpec,
     origin: np.ndarray,
     sample_weight: np.ndarray | None,
-) -> GaussianParams:
+) -> GaussianParams | Moments:
     """The M-step from fixed responsibilities; weights ``nk / n_samples`` as scikit-learn's."""
     model = prepare_given(given, spec.covariance_type, shift - origin)
     (stats,) = chunk_summaries(X, [model], origin, sample_weight)
     check_stats(stats)
     try:
-        params = m_step(stats, shift, spec.covariance_type, spec.reg_covar, origin)
+        params = start_m_step(stats, shift, spec, origin)
     except EmptyComponentError as err:
         raise InvalidInputError(
             f"init_params={spec.method!r} left component {err.component} without any row: "
@@ -82,7 +81,7 @@ def _start(
     random_state: np.random.RandomState,
     origin: np.ndarray,
     sample_weight: np.ndarray | None,
-) -> GaussianParams:
+) -> GaussianParams | Moments:
     """One restart's start, drawing from ``random_state`` exactly as scikit-learn does."""
     n_samples, k = len(X), spec.n_components
     if spec.method == "kmeans":
@@ -104,7 +103,7 @@ def _start(
     return _from_rows(X, np.asarray(X[rows], dtype=np.float64), spec)
 
 
-def _from_rows(X: np.ndarray, points: np.ndarray, spec: InitSpec) -> GaussianParams:
+def _from_rows(X: np.ndarray, points: np.ndarray, spec: InitSpec) -> GaussianParams | Moments:
     """scikit-learn's M-step from responsibilities one-hot on the rows ``points``.
 
     In closed form: soft counts ``1 + 10 eps``, so the means are the rows shrunk by that
@@ -129,9 +128,7 @@ def _from_rows(X: np.ndarray, points: np.ndarray, spec: InitSpec) -> GaussianPar
         variances = points * points / nk[:, None] - means**2 + spec.reg_covar
         covariances = variances.mean(axis=1) if spec.covariance_type == "spherical" else variances
     try:
-        params = GaussianParams.from_covariances(
-            spec.covariance_type, nk / len(X), means, covariances
-        )
+        params = start_params(spec, nk / len(X), means, covariances)
     except SingularCovarianceError:
         from_points(spec, points)  # raises the error that explains a rows' start (reg_covar=0)
         raise

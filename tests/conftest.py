@@ -46,3 +46,15 @@ def cluster2():
 def cluster1():
     """A LocalCluster of one worker process."""
     yield from _cluster(1)
+
+
+# The fixtures scikit-learn's conftest gives the tests tests/test_sklearn_*suite.py adopt,
+# at scikit-learn's defaults.
+@pytest.fixture
+def global_random_seed():
+    return 42
+
+
+@pytest.fixture
+def global_dtype():
+    return np.float64

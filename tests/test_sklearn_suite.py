@@ -9,15 +9,12 @@ differences, each with its reason.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from _sklearn_suite import adopt_tests, check_run_or_excluded, sklearn_tests
 
 import distgmm
 
-sk_tests = pytest.importorskip(
-    "sklearn.mixture.tests.test_gaussian_mixture",
-    reason="scikit-learn's installed tests (sklearn.mixture.tests) are needed",
-)
+sk_tests = sklearn_tests("sklearn.mixture.tests.test_gaussian_mixture")
 
 EXCLUDED = {
     # scikit-learn's private API (_initialize, _set_parameters, _estimate_gaussian_parameters
@@ -41,9 +38,7 @@ EXCLUDED = {
     ),
 }
 
-for _name in dir(sk_tests):
-    if _name.startswith("test_") and _name not in EXCLUDED:
-        globals()[_name] = getattr(sk_tests, _name)
+adopt_tests(sk_tests, EXCLUDED, globals())
 
 
 @pytest.fixture(autouse=True)
@@ -51,18 +46,5 @@ def _distgmm_estimator(monkeypatch):
     monkeypatch.setattr(sk_tests, "GaussianMixture", distgmm.GaussianMixture)
 
 
-# scikit-learn's conftest fixtures these tests take, at scikit-learn's defaults.
-@pytest.fixture
-def global_random_seed():
-    return 42
-
-
-@pytest.fixture
-def global_dtype():
-    return np.float64
-
-
 def test_every_scikit_learn_test_is_run_or_excluded_with_a_reason():
-    names = {name for name in dir(sk_tests) if name.startswith("test_")}
-    assert set(EXCLUDED) <= names, "an excluded test no longer exists: drop it from EXCLUDED"
-    assert len(names - set(EXCLUDED)) >= 30
+    check_run_or_excluded(sk_tests, EXCLUDED, at_least=30)

@@ -162,7 +162,11 @@ resume
     # ---------------------------------------------------------------- the family
     def _init_spec(self, n_features: int) -> InitSpec:
         return InitSpec(
-            self.n_components, self.covariance_type, self.init_params, float(self.reg_covar)
+            self.n_components,
+            self.covariance_type,
+            self.init_params,
+            float(self.reg_covar),
+            variational=True,
         )
 
     def _resolve_priors(self, n_features: int, mean=None, covariance=None) -> vb.Priors:

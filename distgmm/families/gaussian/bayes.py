@@ -83,7 +83,9 @@ class GaussianVB:
         return vb.lower_bound(_per_sample(summary).entropy, params, self.priors)
 
     def start(self, estimate: GaussianParams, n_samples: int) -> vb.VBParams:
-        """The variational M-step from an initialisation's estimate (weights ``nk / n``)."""
+        """The variational M-step from an initialisation's estimate (weights ``nk / n``):
+        parameters, or the ``distgmm.init.Moments`` of a variational start (only the
+        weights, means and covariances are read)."""
         return self._update(estimate.weights * n_samples, estimate.means, estimate.covariances)
 
     def sample(self, params: vb.VBParams, rng: np.random.RandomState, n_samples: int):
