@@ -208,7 +208,9 @@ def _describe(estimator) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "lower_bounds_": estimator.lower_bounds_,
         **estimator._model_extra_arrays(),
     }
-    arrays = {name: np.ascontiguousarray(value, dtype=_DTYPE) for name, value in arrays.items()}
+    # np.asarray, not np.ascontiguousarray: that makes 0-d arrays (a tied degrees_of_freedom_,
+    # a spherical covariance_prior_) 1-d, shapes the reader then rightly refuses.
+    arrays = {name: np.asarray(value, dtype=_DTYPE, order="C") for name, value in arrays.items()}
     params, dropped = {}, []
     for name, value in estimator.get_params(deep=False).items():
         stored = _UNSTORABLE if name in NOT_STORED else _param_to_json(name, value)
