@@ -253,6 +253,10 @@ def test_spherical_covariance_prior_is_one_float(make_mixture, value):
     priors = our_priors(X, "spherical", "dirichlet_process", covariance_prior=np.array(2.5))
     assert priors.covariance_prior.shape == ()
     assert priors.covariance_prior == 2.5
+    # One value in a 1-d array broadcasts in scikit-learn as that value: accepted as it.
+    priors = our_priors(X, "spherical", "dirichlet_process", covariance_prior=[2.5])
+    assert priors.covariance_prior.shape == ()
+    assert priors.covariance_prior == 2.5
 
 
 def test_data_defaults_need_two_rows():

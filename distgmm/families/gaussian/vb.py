@@ -122,8 +122,11 @@ def _covariance_prior(covariance_type: str, value: object, n_features: int) -> n
     d = n_features
     if covariance_type == "spherical":
         # scikit-learn takes any value here (an array would broadcast against the K
-        # components) and lets its constraints check it: one float > 0.
+        # components) and lets its constraints check it: one float > 0. One value in a 1-d
+        # array broadcasts as that float, so it is that float here too.
         if isinstance(value, (list, tuple, np.ndarray)):
+            if np.shape(value) == (1,):
+                value = np.asarray(value)[0]
             value = _array("covariance_prior", value, (), "spherical covariance_prior")[()]
         return np.asarray(_positive("covariance_prior", value, "None, an array-like"))
     shape = (d,) if covariance_type == "diag" else (d, d)
