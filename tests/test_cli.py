@@ -211,6 +211,7 @@ def test_info(zarr_model):
     path, _ = zarr_model
     gm = distgmm.load(path)
     record = run_json("info", path)
+    assert record["estimator"] == "GaussianMixture"
     assert record["covariance_type"] == "full"
     assert (record["n_components"], record["n_features"]) == (3, 3)
     assert record["converged"] is True
@@ -223,7 +224,7 @@ def test_info(zarr_model):
     human = run("info", path)
     assert human.returncode == 0
     assert human.stdout == ""
-    assert "3 full components" in human.stderr
+    assert ": GaussianMixture, 3 full components" in human.stderr
 
 
 @pytest.mark.cluster

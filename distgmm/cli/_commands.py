@@ -10,10 +10,13 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
 from .. import GaussianMixture, load, local_client, read_zarr
 from ..estimators._load import load_model_with_header
 from ..io import output_format
 from ..synthetic import mixture_labels, write_mixture_zarr
+from ._bayesian import bayesian_record, is_bayesian
 from ._columns import select_model_columns
 from ._errors import EXIT_OK
 from ._fitting import _criteria, _outcome
@@ -66,15 +69,22 @@ def _score(args: argparse.Namespace, out: _Output) -> int:
     with _cluster(args, out) as client:
         criteria = _criteria(gm, X, client)
     seconds = time.perf_counter() - start
-    out.say(
-        f"{X.shape[0]} rows of {args.data}: mean log-likelihood "
-        f"{criteria['mean_log_likelihood']:.6f}, BIC {criteria['bic']:.6g}, "
-        f"AIC {criteria['aic']:.6g}, {seconds:.2f} s"
-    )
+    if is_bayesian(gm):
+        shown = (
+            f"mean score {criteria['mean_score']:.6f} (BayesianGaussianMixture.score: a lower "
+            "bound on the mean log predictive density; no BIC or AIC)"
+        )
+    else:
+        shown = (
+            f"mean log-likelihood {criteria['mean_log_likelihood']:.6f}, "
+            f"BIC {criteria['bic']:.6g}, AIC {criteria['aic']:.6g}"
+        )
+    out.say(f"{X.shape[0]} rows of {args.data}: {shown}, {seconds:.2f} s")
     out.result(
         {
             "command": "score",
             "model": args.model,
+            "estimator": type(gm).__name__,
             "data": args.data,
             "n_samples": X.shape[0],
             "n_features": X.shape[1],
@@ -104,21 +114,31 @@ def _info(args: argparse.Namespace, out: _Output) -> int:
         name: value for name, value in header["params"].items() if name not in _INFO_HIDDEN_PARAMS
     }
     out.say(
-        f"{args.model}: {gm.n_components} {gm.covariance_type} components, "
+        f"{args.model}: {type(gm).__name__}, {gm.n_components} {gm.covariance_type} components, "
         f"{gm.n_features_in_} features; distgmm {_printable(header['distgmm_version'])}, "
         f"created {_printable(header['created'])}"
     )
     out.say(f"fit: {_outcome(gm)}")
+    bayesian = bayesian_record(gm) if is_bayesian(gm) else {}
+    if bayesian:
+        out.say(
+            f"priors: {bayesian['weight_concentration_prior_type']}, weight concentration "
+            f"{bayesian['weight_concentration_prior']:.6g}, mean precision "
+            f"{bayesian['mean_precision_prior']:.6g}, degrees of freedom "
+            f"{bayesian['degrees_of_freedom_prior']:.6g}; mean prior "
+            f"{_vector(bayesian['mean_prior'])}, covariance prior "
+            f"{_covariance_prior(bayesian['covariance_prior'])}"
+        )
     if "feature_names_in_" in fit:
         out.say(f"features: {', '.join(_printable(name) for name in fit['feature_names_in_'])}")
     out.say("component  weight    mean")
     for k, (weight, mean) in enumerate(zip(gm.weights_, gm.means_, strict=True)):
-        shown = ", ".join(f"{v:.4g}" for v in mean[:8]) + (", ..." if len(mean) > 8 else "")
-        out.say(f"{k:>9}  {weight:.4f}    [{shown}]")
+        out.say(f"{k:>9}  {weight:.4f}    {_vector(mean)}")
     out.result(
         {
             "command": "info",
             "model": args.model,
+            "estimator": type(gm).__name__,
             "covariance_type": gm.covariance_type,
             "n_components": gm.n_components,
             "n_features": gm.n_features_in_,
@@ -132,9 +152,26 @@ def _info(args: argparse.Namespace, out: _Output) -> int:
             "params": params,
             "weights": gm.weights_,
             "means": gm.means_,
+            **bayesian,
         }
     )
     return EXIT_OK
+
+
+def _vector(values) -> str:
+    """The first 8 values of a vector, for a line of ``info``."""
+    shown = ", ".join(f"{v:.4g}" for v in values[:8])
+    return f"[{shown}{', ...' if len(values) > 8 else ''}]"
+
+
+def _covariance_prior(prior) -> str:
+    """A covariance prior in a line: a float, a diagonal, or a matrix's diagonal."""
+    prior = np.asarray(prior)
+    if prior.ndim == 0:
+        return f"{float(prior):.4g}"
+    if prior.ndim == 1:
+        return f"diagonal {_vector(prior)}"
+    return f"a matrix of diagonal {_vector(np.diag(prior))}"
 
 
 def _make_data(args: argparse.Namespace, out: _Output) -> int:

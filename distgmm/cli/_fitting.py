@@ -9,17 +9,32 @@ import time
 import warnings
 from typing import Any
 
-from .. import ConvergenceWarning, GaussianMixture
+from .. import BayesianGaussianMixture, ConvergenceWarning, GaussianMixture
 from ..errors import FitError, InvalidInputError
 from ..modelfile import save_model
+from ._bayesian import (
+    EFFECTIVE_SHARE,
+    bayesian_params,
+    bayesian_record,
+    bound_description,
+    effective_components,
+    is_bayesian,
+)
 from ._errors import EXIT_NOT_CONVERGED, EXIT_OK, UsageError, _error, _one_line
 from ._paths import check_outputs
 from ._runtime import _cluster, _open_data, _Output, _progress
 
 
-def _estimator(args: argparse.Namespace, n_components: int, covariance: str, client, **extra):
-    return GaussianMixture(
-        n_components,
+def _estimator(
+    args: argparse.Namespace,
+    n_components: int,
+    covariance: str,
+    client,
+    cls=GaussianMixture,
+    **extra,
+):
+    return cls(
+        n_components=n_components,
         covariance_type=covariance,
         tol=args.tol,
         reg_covar=args.reg_covar,
@@ -41,13 +56,18 @@ def _fit_quietly(gm: GaussianMixture, X, label: str = "") -> float:
     return time.perf_counter() - start
 
 
-def _criteria(gm: GaussianMixture, X, client) -> dict[str, float]:
+def _criteria(gm, X, client) -> dict[str, float]:
     """Mean log-likelihood, BIC and AIC of ``gm`` on ``X`` from one pass over the data.
 
-    The same sum as ``gm.score``/``gm.bic``/``gm.aic``, which would take a pass each.
+    The same sum as ``gm.score``/``gm.bic``/``gm.aic``, which would take a pass each. A
+    BayesianGaussianMixture has no likelihood to count parameters for: only its
+    ``score``, the mean over the rows of the log of the variational E-step's summed
+    weights (a lower bound on the log predictive density), as ``mean_score``.
     """
     n = int(X.shape[0])
     total = float(client.compute(gm.score_samples(X).sum()).result())
+    if is_bayesian(gm):
+        return {"mean_score": total / n}
     n_parameters = gm._n_parameters()  # the count bic() and aic() use
     return {
         "mean_log_likelihood": total / n,
@@ -56,14 +76,24 @@ def _criteria(gm: GaussianMixture, X, client) -> dict[str, float]:
     }
 
 
-def _fit_record(gm: GaussianMixture) -> dict[str, Any]:
-    return {
+def _fit_record(gm) -> dict[str, Any]:
+    record = {
         "n_components": gm.n_components,
         "covariance_type": gm.covariance_type,
         "converged": bool(gm.converged_),
         "n_iter": int(gm.n_iter_),
         "lower_bound": float(gm.lower_bound_),
     }
+    if is_bayesian(gm):
+        # Its bound is not a mean log-likelihood: say which it is (GaussianMixture's record
+        # is left as it was).
+        record = {
+            "estimator": type(gm).__name__,
+            **record,
+            "lower_bound_kind": "elbo_total",
+            **bayesian_record(gm),
+        }
+    return record
 
 
 def _converged_code(args: argparse.Namespace, gm: GaussianMixture, what: str) -> int:
@@ -76,31 +106,42 @@ def _converged_code(args: argparse.Namespace, gm: GaussianMixture, what: str) ->
     return EXIT_NOT_CONVERGED
 
 
-def _outcome(gm: GaussianMixture) -> str:
+def _outcome(gm) -> str:
     state = "converged after" if gm.converged_ else "did not converge in"
-    return f"{state} {gm.n_iter_} iterations, lower bound {gm.lower_bound_:.6f}"
+    if not is_bayesian(gm):
+        return f"{state} {gm.n_iter_} iterations, lower bound {gm.lower_bound_:.6f}"
+    return (
+        f"{state} {gm.n_iter_} iterations, {bound_description(gm)} {gm.lower_bound_:.6f}, "
+        f"{effective_components(gm.weights_)} of {gm.n_components} components used "
+        f"(weight > {EFFECTIVE_SHARE:g}/k)"
+    )
 
 
 def _fit(args: argparse.Namespace, out: _Output) -> int:
     if args.resume and not args.checkpoint:
         raise UsageError("--resume continues from a checkpoint: give --checkpoint FILE.")
     X = _open_data(args)
+    priors = bayesian_params(args, int(X.shape[1]))
     check_outputs(args, {"--out": args.out, "--checkpoint": args.checkpoint})
+    cls = BayesianGaussianMixture if args.model == "bayesian" else GaussianMixture
     with _cluster(args, out) as client:
         gm = _estimator(
             args,
             args.components,
             args.covariance,
             client,
+            cls,
             checkpoint=args.checkpoint,
             resume=args.resume,
+            **priors,
         )
         if args.resume and os.path.exists(args.checkpoint):
             out.say(f"resuming from the checkpoint {args.checkpoint}")
         seconds = _fit_quietly(gm, X)
         save_model(gm, args.out, overwrite=args.overwrite)
+    kind = "a BayesianGaussianMixture of " if is_bayesian(gm) else ""
     out.say(
-        f"fitted {gm.n_components} {gm.covariance_type} components to {X.shape[0]} x "
+        f"fitted {kind}{gm.n_components} {gm.covariance_type} components to {X.shape[0]} x "
         f"{X.shape[1]} rows of {args.data}: {_outcome(gm)}, {seconds:.2f} s; "
         f"saved to {args.out}"
     )
@@ -120,6 +161,12 @@ def _fit(args: argparse.Namespace, out: _Output) -> int:
 
 
 def _select(args: argparse.Namespace, out: _Output) -> int:
+    if args.model != "gaussian":
+        raise UsageError(
+            "select compares GaussianMixture fits by BIC or AIC, which a "
+            "BayesianGaussianMixture has no likelihood for; instead run distgmm fit --model "
+            "bayesian with a generous -k: its weights leave unneeded components near 0"
+        )
     X = _open_data(args)
     check_outputs(args, {"--out": args.out})
     candidates = [(cov, k) for cov in args.covariance for k in args.components]

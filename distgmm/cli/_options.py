@@ -10,6 +10,7 @@ import sys
 from .. import __version__
 from ..families.gaussian.covtypes import COVARIANCE_TYPES
 from ..io import DEFAULT_CHUNK_BYTES
+from ._bayesian import MODELS, add_prior_options
 from ._commands import _demo, _info, _make_data, _predict, _score
 from ._errors import _ERROR_PREFIX, EXIT_USAGE
 from ._fitting import _fit, _select
@@ -225,6 +226,7 @@ def _parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue from --checkpoint if it exists"
     )
     fit.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    add_prior_options(fit, _float_at_least(0.0, strict=True))
     fit.set_defaults(func=_fit)
 
     select = sub.add_parser(
@@ -251,6 +253,12 @@ def _parser() -> argparse.ArgumentParser:
     select.add_argument("--criterion", choices=("bic", "aic"), default="bic")
     select.add_argument("--out", default="best.npz", help="model file (default: best.npz)")
     select.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    select.add_argument(
+        "--model",
+        choices=tuple(MODELS),
+        default="gaussian",
+        help="gaussian only: BIC and AIC need a likelihood, which bayesian has not",
+    )
     select.set_defaults(func=_select)
 
     predict = sub.add_parser(
@@ -277,7 +285,7 @@ def _parser() -> argparse.ArgumentParser:
     score = sub.add_parser(
         "score",
         parents=[data, cluster, output],
-        help="mean log-likelihood, BIC and AIC of a model on data",
+        help="mean log-likelihood, BIC and AIC of a model on data (bayesian: its mean score)",
     )
     score.add_argument("model", metavar="MODEL")
     score.add_argument("data", metavar="DATA", help=_DATA_HELP)
