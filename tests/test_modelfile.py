@@ -110,7 +110,7 @@ def test_round_trip_is_bitwise(fitted, X, tmp_path, covariance_type):
 def test_file_of_the_version_before_estimator_classes_loads(saved, X, tmp_path):
     """Files written before the header named the estimator's class (no "estimator" field)
     are GaussianMixture files, and load as before."""
-    path, gm, members = saved
+    _, gm, members = saved
     header = _header(members)
     assert header.pop("estimator") == "GaussianMixture"
     old = tmp_path / "old.npz"
