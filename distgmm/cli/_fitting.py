@@ -141,8 +141,8 @@ def _fit(args: argparse.Namespace, out: _Output) -> int:
         save_model(gm, args.out, overwrite=args.overwrite)
     kind = "a BayesianGaussianMixture of " if is_bayesian(gm) else ""
     out.say(
-        f"fitted {kind}{gm.n_components} {gm.covariance_type} components to {X.shape[0]} x "
-        f"{X.shape[1]} rows of {args.data}: {_outcome(gm)}, {seconds:.2f} s; "
+        f"fitted {kind}{gm.n_components} {gm.covariance_type} components to {X.shape[0]} rows "
+        f"x {X.shape[1]} features of {args.data}: {_outcome(gm)}, {seconds:.2f} s; "
         f"saved to {args.out}"
     )
     out.result(
