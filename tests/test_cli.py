@@ -569,3 +569,47 @@ def test_missing_or_damaged_zarr_chunks(data, tmp_path, scheduler):
     assert "rows 1500 to 1999 of the Zarr array" in line
     assert "(chunk 'c/3/0')" in line
     assert not model.exists()
+
+
+def test_progress_on_a_terminal_shows_each_iteration(data, tmp_path):
+    """On a terminal, fit rewrites one progress line per EM iteration (the EM loop's log)."""
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [
+                *distgmm_command(),
+                "fit",
+                str(data.zarr),
+                "-k",
+                "2",
+                "--max-iter",
+                "3",
+                "--tol",
+                "0",
+                "--out",
+                str(tmp_path / "m.npz"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            timeout=300,
+        )
+        os.close(slave)
+        slave = None
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal's other side is closed: all was read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    terminal = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode in (0, 3), terminal
+    assert "iteration 3" in terminal, terminal

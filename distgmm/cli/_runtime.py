@@ -24,6 +24,7 @@ import dask
 import numpy as np
 
 from .. import GaussianMixture, local_client
+from ..core.em import logger as em_logger
 from ..errors import InvalidInputError, SchedulerLostError
 from ..io import open_dataset
 from ._errors import ClusterError, UsageError, _one_line
@@ -90,13 +91,13 @@ class _ProgressLine(logging.Handler):
 def _progress(prefix: str = "") -> Iterator[None]:
     """Per-iteration progress on stderr, only when stderr is a terminal.
 
-    Built on the ``distgmm.em`` logger's INFO record of each iteration, so the library
+    Built on the EM loop's logger's INFO record of each iteration, so the library
     needs no callback for it; the line is cleared at the end for the summary.
     """
     if not sys.stderr.isatty():
         yield
         return
-    logger = logging.getLogger("distgmm.em")
+    logger = em_logger
     handler = _ProgressLine(prefix)
     saved = logger.level, logger.propagate
     logger.setLevel(logging.INFO)
