@@ -223,7 +223,8 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
         return self
 
     def _codec(self):
-        """How the family's parameters go to and from checkpoint arrays: the family class."""
+        """How the family's parameters go to and from checkpoint arrays (``GaussianMLE``,
+        ``VBArrays``: ``ARRAYS``, ``array_shapes``, ``to_arrays``, ``from_arrays``)."""
         raise NotImplementedError
 
     def _fingerprint(self, passes, spec, seed, weights_digest) -> dict:

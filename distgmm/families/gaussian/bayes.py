@@ -36,15 +36,20 @@ def _as_gaussian(params: vb.VBParams) -> GaussianParams:
     )
 
 
+def _row_scale(stats: Stats) -> float:
+    """The factor that makes the sample weights sum to the number of rows."""
+    return 1.0 if stats.weight == stats.n_rows else stats.n_rows / stats.weight
+
+
 def _per_sample(stats: Stats) -> Stats:
     """The summary with sample weights rescaled to sum to the number of rows.
 
     The priors weigh against the data's counts, so for variational Bayes the scale of the
     weights matters; rescaled, unit weights fit exactly as none (their sum is the rows').
     """
-    if stats.weight == stats.n_rows:
+    c = _row_scale(stats)
+    if c == 1.0:
         return stats
-    c = stats.n_rows / stats.weight
     return dataclasses.replace(
         stats, nk=stats.nk * c, sx=stats.sx * c, sxx=stats.sxx * c, entropy=stats.entropy * c
     )
@@ -80,7 +85,8 @@ class GaussianVB:
         return self._update(nk, means, covariances)
 
     def bound(self, summary: Stats, params: vb.VBParams) -> float:
-        return vb.lower_bound(_per_sample(summary).entropy, params, self.priors)
+        # Only the entropy is read: scaled alone, not with a copy of every moment.
+        return vb.lower_bound(summary.entropy * _row_scale(summary), params, self.priors)
 
     def start(self, estimate: GaussianParams, n_samples: int) -> vb.VBParams:
         """The variational M-step from an initialisation's estimate (weights ``nk / n``):
