@@ -57,13 +57,13 @@ def check_feature_names(
         warnings.warn(
             f"X has feature names, but {cls} was fitted without feature names",
             UserWarning,
-            stacklevel=4,
+            stacklevel=6,  # predict, score ... and their caller
         )
     elif warn and names is None and fitted is not None:
         warnings.warn(
             f"X does not have valid feature names, but {cls} was fitted with feature names",
             UserWarning,
-            stacklevel=4,
+            stacklevel=6,  # predict, score ... and their caller
         )
     if names is None or fitted is None or list(names) == list(fitted):
         return

@@ -25,9 +25,13 @@ __all__ = [
     "as_table",
     "check_numeric_columns",
     "column_values",
+    "frame_outputs",
     "is_dask_frame",
+    "is_dataframe",
     "is_xarray",
+    "label_names",
     "like_input",
+    "partition_lengths",
     "sample_weight_like",
 ]
 
@@ -86,7 +90,7 @@ def check_numeric_columns(X, estimator: str = "GaussianMixture") -> None:
             )
 
 
-def feature_names(labels) -> np.ndarray | None:
+def label_names(labels) -> np.ndarray | None:
     """The labels as feature names if all are strings; None if none is (scikit-learn's rule)."""
     labels = list(labels)
     kinds = {isinstance(label, str) for label in labels}
@@ -146,7 +150,7 @@ def as_table(
     """
     if is_dask_frame(X):
         check_numeric_columns(X, estimator)
-        names = feature_names(X.columns)
+        names = label_names(X.columns)
         dtype = _value_dtype(X.dtypes)
         counts = partition_lengths(X, client) if lengths else None
         if any(d != dtype for d in X.dtypes):  # bool or int columns, mixed precisions
@@ -163,7 +167,7 @@ def as_table(
                 f"DataArray X has dtype {X.dtype}; {estimator} needs numeric data."
             )
         dim = X.dims[1]
-        names = feature_names(X.indexes[dim]) if dim in X.indexes else None
+        names = label_names(X.indexes[dim]) if dim in X.indexes else None
         return Table(X.data, names)
     return None
 

@@ -18,6 +18,7 @@ from dask.callbacks import Callback
 
 import distgmm
 from distgmm import GaussianMixture, InvalidInputError
+from distgmm._frames import partition_lengths
 
 xr = pytest.importorskip("xarray")
 
@@ -95,6 +96,29 @@ def test_unknown_partition_lengths_are_counted(X):
     ref = GaussianMixture(2, random_state=1).fit(da.from_array(rows, chunks=(tuple(lengths), 3)))
     assert_same_fit(gm, ref)
     assert gm.labels_.compute().index.equals(kept.index.compute())
+
+
+class TaskCount(Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tasks = 0
+
+    def _posttask(self, key, result, dsk, state, worker_id) -> None:
+        self.tasks += 1
+
+
+def test_known_partition_lengths_are_not_counted(X):
+    frame = dd.from_pandas(pd.DataFrame(X, columns=COLUMNS), npartitions=5)
+    with TaskCount() as count:
+        lengths = partition_lengths(frame)
+    assert count.tasks == 0  # Dask knew them
+    assert sum(lengths) == len(X)
+    with TaskCount() as count:
+        assert partition_lengths(lazy_frame()) == (ROWS,) * PARTS
+    assert count.tasks >= PARTS  # one len per partition
+    gm = GaussianMixture(2, random_state=0).fit(frame)
+    ref = GaussianMixture(2, random_state=0).fit(da.from_array(X, chunks=(lengths, 3)))
+    assert_same_fit(gm, ref)
 
 
 def test_a_partition_left_empty_by_a_filter(X):
