@@ -59,13 +59,13 @@ def _module(X) -> str:
 
 
 def is_dask_frame(X) -> bool:
-    """Whether ``X`` is a dask DataFrame (not a Series)."""
-    return _module(X).startswith(_DASK_FRAME_MODULES) and hasattr(X, "columns")
+    """Whether ``X`` is a dask DataFrame (or a Series, to be refused clearly)."""
+    return _module(X).startswith(_DASK_FRAME_MODULES) and hasattr(X, "npartitions")
 
 
 def is_xarray(X) -> bool:
-    """Whether ``X`` is an xarray DataArray."""
-    return _module(X).startswith("xarray") and type(X).__name__ == "DataArray"
+    """Whether ``X`` is an xarray DataArray (or a Dataset, to be refused clearly)."""
+    return _module(X).startswith("xarray") and type(X).__name__ in ("DataArray", "Dataset")
 
 
 def is_dataframe(X) -> bool:
@@ -148,6 +148,17 @@ def as_table(
     estimator : str
         Who needs numbers, for the errors.
     """
+    if is_dask_frame(X) and X.ndim != 2:  # a Series
+        raise InvalidInputError(
+            f"Expected a 2-dimensional container but got a dask {type(X).__name__} instead. "
+            "Pass a DataFrame with a single column (X.to_frame()) for a single feature."
+        )
+    if _module(X).startswith("xarray") and type(X).__name__ == "Dataset":
+        raise InvalidInputError(
+            "Expected a 2-dimensional container but got an xarray Dataset. Pass one of its "
+            "2-D DataArrays (ds['name']), or its variables as features: "
+            "ds.to_dataarray('feature').transpose('sample', 'feature')."
+        )
     if is_dask_frame(X):
         check_numeric_columns(X, estimator)
         names = label_names(X.columns)

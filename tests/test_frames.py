@@ -196,6 +196,17 @@ def test_a_text_column_is_named():
         GaussianMixture(2).fit(frame.compute())
 
 
+def test_one_dimensional_containers_are_refused_unread(X):
+    frame = lazy_frame(client_pid=os.getpid())  # reading a partition here would raise
+    with pytest.raises(InvalidInputError, match=r"got a dask Series instead.*to_frame"):
+        GaussianMixture(2).fit(frame.a)
+    dataset = xr.Dataset({"a": ("sample", X[:, 0]), "b": ("sample", X[:, 1])})
+    with pytest.raises(InvalidInputError, match=r"got an xarray Dataset.*to_dataarray"):
+        GaussianMixture(2).fit(dataset)
+    ok = GaussianMixture(2, random_state=0).fit(dataset.to_dataarray("f").transpose())
+    assert list(ok.feature_names_in_) == ["a", "b"]
+
+
 def test_integer_and_bool_columns_are_numbers(X):
     frame = lazy_frame()
     mixed = frame.assign(a=(frame.a * 100).round().astype("int64"), flag=frame.b > 0)
