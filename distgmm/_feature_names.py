@@ -1,4 +1,5 @@
-"""Feature names of dask input: the columns of a Parquet-read array.
+"""Feature names of dask input and tables: the columns of a Parquet-read array, of a dask
+DataFrame, the feature labels of a DataArray.
 
 scikit-learn records ``feature_names_in_`` when fitting a DataFrame and refuses one whose
 columns differ at ``predict``. A dask array made by :func:`distgmm.read_parquet` knows its
@@ -8,6 +9,8 @@ columns silently swapped.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import dask.array as da
 import numpy as np
@@ -30,9 +33,18 @@ def feature_names(X: da.Array) -> np.ndarray | None:
     return np.asarray(source.columns, dtype=object)
 
 
-def check_feature_names(estimator, X: da.Array, reset: bool) -> None:
-    """Record ``X``'s feature names on ``estimator`` (``reset``) or check them against it."""
-    names = feature_names(X)
+def check_feature_names(
+    estimator, X: da.Array | None, reset: bool, names=None, warn: bool = False
+) -> None:
+    """Record the feature names on ``estimator`` (``reset``) or check them against it.
+
+    The names are ``X``'s Parquet columns, or ``names`` (a table's columns) when ``X`` is
+    None. With ``warn`` (tables, as scikit-learn's DataFrames), named input to a model
+    fitted without names, or unnamed input to one fitted with names, warns as
+    scikit-learn does; a dask array's missing names never warn (it has none to give).
+    """
+    if X is not None:
+        names = feature_names(X)
     if reset:
         if names is not None:
             estimator.feature_names_in_ = names
@@ -40,10 +52,27 @@ def check_feature_names(estimator, X: da.Array, reset: bool) -> None:
             del estimator.feature_names_in_
         return
     fitted = getattr(estimator, "feature_names_in_", None)
+    cls = type(estimator).__name__
+    if warn and names is not None and fitted is None:
+        warnings.warn(
+            f"X has feature names, but {cls} was fitted without feature names",
+            UserWarning,
+            stacklevel=6,  # predict, score ... and their caller
+        )
+    elif warn and names is None and fitted is not None:
+        warnings.warn(
+            f"X does not have valid feature names, but {cls} was fitted with feature names",
+            UserWarning,
+            stacklevel=6,  # predict, score ... and their caller
+        )
     if names is None or fitted is None or list(names) == list(fitted):
         return
+    hint = (
+        "Read the columns in the model's order: columns=list(model.feature_names_in_)."
+        if X is not None
+        else "Select the columns in the model's order, list(model.feature_names_in_)."
+    )
     raise InvalidInputError(
         "The feature names should match those that were passed during fit: X has the "
-        f"columns {list(names)}, the model was fitted on {list(fitted)}. Read the columns "
-        "in the model's order: columns=list(model.feature_names_in_)."
+        f"columns {list(names)}, the model was fitted on {list(fitted)}. {hint}"
     )

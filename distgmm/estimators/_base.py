@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
 from sklearn.utils import check_random_state
 
+from .._frames import is_dask_frame, is_xarray, sample_weight_like
 from .._weights import check_sample_weight
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..core.em import EMProgress, EMResult, IterationReport, best_result, run_em
@@ -76,13 +77,20 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or dask.array.Array of shape (n_samples, n_features)
-            Training rows; float32 data stay float32 (statistics are float64).
+        X : array-like, dask array, DataFrame or DataArray of shape (n_samples, n_features)
+            Training rows; float32 data stay float32 (statistics are float64). A dask
+            DataFrame or a dask-backed xarray DataArray stays lazy: its partitions are read
+            by the passes (a DataFrame's partition lengths, unless Dask knows them, are
+            counted by one pass of ``len``). pandas, polars and dask DataFrames need
+            numeric (or bool) columns; a DataArray is 2-D, rows along its first dimension.
+            String column names (a DataArray's feature coordinate) become
+            ``feature_names_in_`` and are checked by ``predict`` and the other methods.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights: responsibilities are multiplied by them. Only their
             ratios count (equal weights fit exactly as none); at least ``n_components``
-            rows need a positive weight.
+            rows need a positive weight. For a dask DataFrame, a dask Series partitioned
+            like it (e.g. one of its columns) is taken too.
 
         Returns
         -------
@@ -96,7 +104,8 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
 
         Returns
         -------
-        labels : ndarray or dask.array.Array of shape (n_samples,)
+        labels : ndarray, dask array, dask Series or DataArray of shape (n_samples,)
+            In the input's kind, as :meth:`predict`'s.
         """
         return self._fit(X, sample_weight).labels_
 
@@ -116,7 +125,9 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
 
     def _fit_checked(self, X, sample_weight):
         warm = self.warm_start and hasattr(self, "converged_")
+        given = X  # a table's labels_ are in its kind (distgmm._frames)
         X = self._check_X(X, reset=not warm)  # a warm start keeps the feature count
+        sample_weight = sample_weight_like(sample_weight, X)
         do_init = not (warm and self._fitted_like(X.shape[1]))
         n_samples = X.shape[0]
         if n_samples < 2:
@@ -144,7 +155,10 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
             )
             start = functools.partial(self._start, X, passes, spec, random_state, weights.values)
             seed = seed_identity(self.random_state, random_state)
-            return self._run(X, passes, start, do_init, spec, seed, weights.digest)
+            self._run(X, passes, start, do_init, spec, seed, weights.digest)
+        if is_dask_frame(given) or is_xarray(given):
+            self.labels_ = self._like_input(given, "labels", self.labels_, check_finite=False)
+        return self
 
     def _start(self, X, passes, spec: InitSpec, random_state, weights):
         """Initial estimates of every restart, and the pass origin."""

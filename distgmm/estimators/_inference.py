@@ -13,14 +13,24 @@ import dask.array as da
 import numpy as np
 from dask import delayed
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._feature_names import check_feature_names
+from .._frames import (
+    as_table,
+    check_numeric_columns,
+    frame_outputs,
+    is_dask_frame,
+    is_dataframe,
+    is_xarray,
+    like_input,
+    sample_weight_like,
+)
 from .._weights import check_sample_weight
 from ..core.predict import chunk_weighted_log_prob
 from ..errors import DistGMMError, InvalidInputError
 from ..io import parquet_source, write_predictions
-from ._validation import check_dask_X, connected, finite_block_log_prob
+from ._validation import check_dask_X, check_n_features, connected, finite_block_log_prob
 
 __all__ = ["Inference"]
 
@@ -29,7 +39,14 @@ class Inference:
     """Predictions and scores of a fitted mixture (``_family``, ``_params``, ``_origin``
     come from the estimator)."""
 
-    def _check_X(self, X, reset: bool):
+    def _check_X(self, X, reset: bool, lengths: bool = True):
+        """``X`` as the numpy or dask array to run on, checked; see :mod:`distgmm._frames`.
+
+        ``lengths=False``: a dask DataFrame's partition lengths are not counted (its array
+        may have unknown row chunks); enough to check its columns.
+        """
+        if is_dask_frame(X) or is_xarray(X):
+            return self._check_table(X, reset, lengths)
         if isinstance(X, da.Array):
             checked = check_dask_X(self, X, reset)
             check_feature_names(self, X, reset)  # a Parquet-read array names its columns
@@ -37,7 +54,35 @@ class Inference:
         try:
             return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
         except ValueError as err:  # one error type for bad data, numpy or dask
+            if is_dataframe(X):  # pandas, polars: name the column that is not numbers
+                check_numeric_columns(X, type(self).__name__)
             raise InvalidInputError(str(err)) from err
+
+    def _check_table(self, X, reset: bool, lengths: bool):
+        if is_dask_frame(X) and lengths:
+            with connected(self.client) as client:  # count the rows where the data are
+                table = as_table(X, client, estimator=type(self).__name__)
+        else:
+            table = as_table(X, lengths=False, estimator=type(self).__name__)
+        if isinstance(table.values, da.Array):
+            checked = check_dask_X(self, table.values, reset, known_rows=lengths)
+        else:
+            try:
+                checked = check_array(table.values, dtype=[np.float64, np.float32], estimator=self)
+            except ValueError as err:
+                raise InvalidInputError(str(err)) from err
+            check_n_features(self, checked.shape[1], reset)
+        check_feature_names(self, None, reset, names=table.names, warn=True)
+        return checked
+
+    def _like_input(self, X, out: str, result=None, check_finite: bool = True):
+        """The output ``out`` for a table ``X`` in ``X``'s kind: ``result`` (the array's)
+        wrapped, or a dask DataFrame's computed on its partitions."""
+        if is_dask_frame(X):
+            model, origin = self._pass_model()
+            block_fn = finite_block_log_prob if check_finite else chunk_weighted_log_prob
+            return frame_outputs(X, block_fn, model, origin, out, self.n_components)
+        return like_input(X, result, out)
 
     def _pass_model(self):
         """The fitted model's E-step, and the origin it is prepared against."""
@@ -65,19 +110,27 @@ class Inference:
 
     def _inference(self, X, out: str):
         check_is_fitted(self)
-        return self._estep(self._check_X(X, reset=False), out, check_finite=True)
+        if is_dask_frame(X):  # lazy on its partitions: no need to count their rows
+            self._check_X(X, reset=False, lengths=False)
+            return self._like_input(X, out)
+        result = self._estep(self._check_X(X, reset=False), out, check_finite=True)
+        return self._like_input(X, out, result)
 
     def predict(self, X):
         """Component of each row: the most likely under the fitted model.
 
         Parameters
         ----------
-        X : array-like or dask.array.Array of shape (n_samples, n_features)
+        X : array-like, dask array, DataFrame or DataArray of shape (n_samples, n_features)
+            A pandas, polars or dask DataFrame of numeric columns, or a 2-D xarray
+            DataArray whose first dimension is the rows; see ``fit``.
 
         Returns
         -------
-        labels : ndarray or dask.array.Array of shape (n_samples,)
-            Lazy for dask input.
+        labels : ndarray, dask array, dask Series or DataArray of shape (n_samples,)
+            In the input's kind: lazy for dask input; for a dask DataFrame a Series named
+            ``label`` on its partitions and index; for a DataArray one along its first
+            dimension, with its coordinates. numpy for numpy, pandas and polars input.
         """
         return self._inference(X, "labels")
 
@@ -86,7 +139,9 @@ class Inference:
 
         Returns
         -------
-        resp : ndarray or dask.array.Array of shape (n_samples, n_components)
+        resp : ndarray, dask array, dask DataFrame or DataArray of shape (n_samples, n_components)
+            In the input's kind, as for :meth:`predict`: a dask DataFrame's columns are
+            ``proba_0`` ..., a DataArray's second dimension is ``component``.
         """
         return self._inference(X, "proba")
 
@@ -95,7 +150,8 @@ class Inference:
 
         Returns
         -------
-        log_prob : ndarray or dask.array.Array of shape (n_samples,)
+        log_prob : ndarray, dask array, dask Series or DataArray of shape (n_samples,)
+            In the input's kind, as for :meth:`predict` (a Series named ``log_likelihood``).
         """
         return self._inference(X, "score")
 
@@ -118,7 +174,7 @@ class Inference:
 
         Parameters
         ----------
-        X : array-like or dask.array.Array of shape (n_samples, n_features)
+        X : array-like, dask array, DataFrame or DataArray of shape (n_samples, n_features)
             E.g. from :func:`distgmm.read_zarr` or :func:`distgmm.read_parquet`.
         path : str or os.PathLike
             Local path or fsspec URL. ``*.zarr``: a group with arrays ``labels``,
@@ -164,8 +220,11 @@ class Inference:
 
     def _weighted_mean(self, X, sample_weight) -> tuple[float, float]:
         """The weighted mean log-likelihood of the rows of ``X``, and the weights' sum."""
-        scores = self.score_samples(X)
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        scores = self._estep(X, "score", check_finite=True)
         n = scores.shape[0]
+        sample_weight = sample_weight_like(sample_weight, X)
         # scaled weights: sums of scores times weights near 1e308 would overflow
         weights = check_sample_weight(sample_weight, n, lazy=isinstance(scores, da.Array))
         w, weight = weights.values, weights.total

@@ -28,13 +28,15 @@ def connected(client):
             resolved.close()
 
 
-def check_dask_X(estimator, X: da.Array, reset: bool) -> da.Array:
+def check_dask_X(estimator, X: da.Array, reset: bool, known_rows: bool = True) -> da.Array:
+    """``X`` checked, as float32 or float64; ``known_rows=False`` lets its row chunks be
+    unknown (a dask DataFrame's, for predictions made on its partitions)."""
     if X.ndim != 2:
         raise InvalidInputError(
             f"Expected a 2-D array of shape (n_samples, n_features), got {X.ndim}-D with "
             f"shape {X.shape}. Reshape your data, e.g. X.reshape(-1, 1) for a single feature."
         )
-    if any(math.isnan(c) for c in X.chunks[0]):
+    if known_rows and any(math.isnan(c) for c in X.chunks[0]):
         raise InvalidInputError(
             "X has unknown chunk sizes (NaN rows per chunk); call X.compute_chunk_sizes() "
             "or build it with known chunks."
@@ -54,14 +56,19 @@ def check_dask_X(estimator, X: da.Array, reset: bool) -> da.Array:
         raise InvalidInputError(
             f"Found array with 0 feature(s) (shape={X.shape}); at least 1 is required."
         )
+    check_n_features(estimator, X.shape[1], reset)
+    return X
+
+
+def check_n_features(estimator, n_features: int, reset: bool) -> None:
+    """Record ``n_features_in_`` (``reset``) or check ``n_features`` against it."""
     if reset:
-        estimator.n_features_in_ = X.shape[1]
-    elif X.shape[1] != estimator.n_features_in_:
+        estimator.n_features_in_ = n_features
+    elif n_features != estimator.n_features_in_:
         raise InvalidInputError(
-            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+            f"X has {n_features} features, but {type(estimator).__name__} is expecting "
             f"{estimator.n_features_in_} features as input."
         )
-    return X
 
 
 def seed_identity(random_state, generator: np.random.RandomState) -> int | str | None:

@@ -93,7 +93,7 @@ resume
         The best fit's last lower bound (scikit-learn's scale).
     lower_bounds_ : list of float
         The lower bound after every iteration of the best fit.
-    labels_ : ndarray or dask.array.Array of shape (n_samples,)
+    labels_ : ndarray, dask array, dask Series or DataArray of shape (n_samples,)
     n_features_in_ : int
 
     Notes

@@ -110,8 +110,8 @@ class GaussianMixture(BaseMixture):
         Mean log-likelihood of the parameters entering each iteration of the best fit.
     history_ : list of float
         Same as ``lower_bounds_`` (the convergence curve).
-    labels_ : ndarray or dask.array.Array of shape (n_samples,)
-        Component of each training row (lazy for dask input).
+    labels_ : ndarray, dask array, dask Series or DataArray of shape (n_samples,)
+        Component of each training row, in the input's kind (see ``predict``).
     n_features_in_ : int
     """
 
