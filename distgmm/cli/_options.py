@@ -6,17 +6,24 @@ import argparse
 import json
 import math
 import sys
+from importlib import import_module
 
 from .. import __version__
-from ..families.gaussian.covtypes import COVARIANCE_TYPES
-from ..io import DEFAULT_CHUNK_BYTES
 from ._bayesian import MODELS, add_prior_options
-from ._commands import _demo, _info, _make_data, _predict, _score
+from ._choices import COVARIANCE_TYPES, DEFAULT_CHUNK_BYTES
 from ._errors import _ERROR_PREFIX, EXIT_USAGE
-from ._fitting import _fit, _select
 
 _INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 _DATA_HELP = "Zarr, Parquet (file, folder or glob) or .npy data: a path or fsspec URL"
+
+
+def _command(module: str, name: str):
+    """The command ``name`` of ``module``, imported when it runs: not for ``--help``."""
+
+    def run(args: argparse.Namespace, out) -> int:
+        return getattr(import_module(module, __package__), name)(args, out)
+
+    return run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -227,7 +234,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_prior_options(fit, _float_at_least(0.0, strict=True))
-    fit.set_defaults(func=_fit)
+    fit.set_defaults(func=_command("._fitting", "_fit"))
 
     select = sub.add_parser(
         "select",
@@ -259,7 +266,7 @@ def _parser() -> argparse.ArgumentParser:
         default="gaussian",
         help="gaussian only: BIC and AIC need a likelihood, which bayesian has not",
     )
-    select.set_defaults(func=_select)
+    select.set_defaults(func=_command("._fitting", "_select"))
 
     predict = sub.add_parser(
         "predict",
@@ -280,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
         help="Parquet input columns to copy to the Parquet output, e.g. an id (or a JSON list)",
     )
     predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    predict.set_defaults(func=_predict)
+    predict.set_defaults(func=_command("._commands", "_predict"))
 
     score = sub.add_parser(
         "score",
@@ -289,11 +296,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     score.add_argument("model", metavar="MODEL")
     score.add_argument("data", metavar="DATA", help=_DATA_HELP)
-    score.set_defaults(func=_score)
+    score.set_defaults(func=_command("._commands", "_score"))
 
     info = sub.add_parser("info", parents=[output], help="describe a model file")
     info.add_argument("model", metavar="MODEL")
-    info.set_defaults(func=_info)
+    info.set_defaults(func=_command("._commands", "_info"))
 
     make_data = sub.add_parser(
         "make-data",
@@ -314,7 +321,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     make_data.add_argument("--seed", type=_int_at_least(0), default=0, help=default)
     make_data.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
-    make_data.set_defaults(func=_make_data)
+    make_data.set_defaults(func=_command("._commands", "_make_data"))
 
     demo = sub.add_parser(
         "demo", help="fit a synthetic Zarr dataset on a local cluster of processes"
@@ -324,5 +331,5 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--components", type=_int_at_least(1), default=5)
     demo.add_argument("--workers", type=_int_at_least(1), default=2)
     demo.add_argument("--seed", type=_int_at_least(0), default=0)
-    demo.set_defaults(func=_demo, json=False, debug=False)
+    demo.set_defaults(func=_command("._commands", "_demo"), json=False, debug=False)
     return parser
