@@ -72,3 +72,29 @@ def test_lazy_package_names():
         assert getattr(distgmm, name) is not None, name
         assert name in dir(distgmm), name
     from distgmm import GaussianMixture, GaussianParams, Stats  # noqa: F401
+
+
+def _help(*command: str) -> str:
+    result = subprocess.run(
+        [*distgmm_command(), *command, "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return " ".join(result.stdout.split())  # argparse wraps lines at the terminal's width
+
+
+def test_help_shows_defaults_and_every_argument():
+    assert "--covariance {full,tied,diag,spherical} default: full" in _help("fit")
+    criterion = _help("select").partition("--criterion {bic,aic} ")[2]  # not the usage's
+    assert "(default: bic)" in criterion.partition("--")[0]
+    for command in ("predict", "score", "info"):
+        assert "MODEL a model file saved by fit or select" in _help(command), command
+    demo = _help("demo")
+    for option, default in [
+        ("--rows", 200000),
+        ("--features", 8),
+        ("--components", 5),
+        ("--workers", 2),
+        ("--seed", 0),
+    ]:
+        described = demo.partition(f"{option} N ")[2].partition("--")[0]
+        assert f"(default: {default})" in described, option
