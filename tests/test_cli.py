@@ -543,6 +543,24 @@ def test_killed_fit_resumes_bit_identically(tmp_path, scheduler, make_mixture):
 
 
 @pytest.mark.cluster
+def test_select_warns_when_the_best_count_is_at_the_edge(data, tmp_path, scheduler):
+    """The criterion may go on improving past the range: say so, on stderr (also with --json)."""
+    select = ("select", data.zarr, "--covariance", "full", "--scheduler", scheduler)
+    edge = run(*select, "-k", "1..2", "--out", tmp_path / "edge.npz", "--json")
+    assert edge.returncode == 0, edge.stderr
+    assert json.loads(edge.stdout)["best"]["n_components"] == 2
+    warnings = [line for line in edge.stderr.splitlines() if line.startswith("distgmm: warning:")]
+    assert warnings == [
+        "distgmm: warning: the best n_components, 2, is the largest of the counts tried "
+        "(1 to 2); a larger one may be better: widen -k/--components"
+    ]
+    inside = run(*select, "-k", "2..4", "--out", tmp_path / "inside.npz")
+    assert inside.returncode == 0, inside.stderr
+    assert "best by bic: full k=3 " in inside.stderr
+    assert "warning" not in inside.stderr
+
+
+@pytest.mark.cluster
 def test_missing_or_damaged_zarr_chunks(data, tmp_path, scheduler):
     store = tmp_path / "rows.zarr"
     shutil.copytree(data.zarr, store)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
 import warnings
 from typing import Any
@@ -117,6 +118,25 @@ def _outcome(gm) -> str:
     )
 
 
+def _warn_if_at_edge(best: int, counts: list[int]) -> None:
+    """Warn, on stderr even with ``--json``, if the best count ends the range tried.
+
+    The criterion may keep improving past it; k=1 at the low end is no edge (there is no
+    lower count to try), nor is the only count given.
+    """
+    low, high = min(counts), max(counts)
+    if low == high or (best != high and (best != low or best == 1)):
+        return
+    side = "largest" if best == high else "smallest"
+    print(
+        f"distgmm: warning: the best n_components, {best}, is the {side} of the counts "
+        f"tried ({low} to {high}); a {'larger' if best == high else 'smaller'} one may be "
+        "better: widen -k/--components",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def _fit(args: argparse.Namespace, out: _Output) -> int:
     if args.resume and not args.checkpoint:
         raise UsageError("--resume continues from a checkpoint: give --checkpoint FILE.")
@@ -218,6 +238,7 @@ def _select(args: argparse.Namespace, out: _Output) -> int:
         f"best by {args.criterion}: {best.covariance_type} k={best.n_components} "
         f"({args.criterion} {best_score:.6g}); saved to {args.out}"
     )
+    _warn_if_at_edge(best.n_components, args.components)
     out.result(
         {
             "command": "select",
