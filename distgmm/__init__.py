@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from .families.gaussian.params import GaussianParams
     from .families.gaussian.stats import Stats
     from .io import read_npy, read_parquet, read_zarr
+    from .progress import ProgressBar
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,7 @@ _LAZY = {
     "BayesianGaussianMixture": (".estimators.bayesian", "BayesianGaussianMixture"),
     "GaussianMixture": (".estimators.gaussian", "GaussianMixture"),
     "GaussianParams": (".families.gaussian.params", "GaussianParams"),
+    "ProgressBar": (".progress", "ProgressBar"),
     "Stats": (".families.gaussian.stats", "Stats"),
     "load": (".estimators._load", "load_model"),
     "local_client": (".cluster", "local_client"),
@@ -45,6 +47,7 @@ __all__ = [
     "GaussianMixture",
     "GaussianParams",
     "InvalidInputError",
+    "ProgressBar",
     "SingularCovarianceError",
     "Stats",
     "__version__",

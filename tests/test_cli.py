@@ -590,29 +590,22 @@ def test_missing_or_damaged_zarr_chunks(data, tmp_path, scheduler):
     assert not model.exists()
 
 
-def test_progress_on_a_terminal_shows_each_iteration(data, tmp_path):
-    """On a terminal, fit rewrites one progress line per EM iteration (the EM loop's log)."""
+@pytest.mark.cluster
+def test_progress_on_a_terminal_shows_each_iteration(data, tmp_path, scheduler):
+    """On a terminal, fit shows a progress bar of its iterations; elsewhere none."""
     import pty
 
+    argv = ["fit", str(data.zarr), "-k", "2", "--max-iter", "3", "--tol", "0"]
+    argv += ["--out", str(tmp_path / "m.npz"), "--scheduler", scheduler]
     master, slave = pty.openpty()
     try:
         proc = subprocess.run(
-            [
-                *distgmm_command(),
-                "fit",
-                str(data.zarr),
-                "-k",
-                "2",
-                "--max-iter",
-                "3",
-                "--tol",
-                "0",
-                "--out",
-                str(tmp_path / "m.npz"),
-            ],
+            [*distgmm_command(), *argv],
             stdout=subprocess.PIPE,
             stderr=slave,
             timeout=300,
+            # every iteration drawn: tqdm otherwise skips those less than 0.1 s apart
+            env={**os.environ, "TQDM_MININTERVAL": "0", "TQDM_MINITERS": "1"},
         )
         os.close(slave)
         slave = None
@@ -631,4 +624,15 @@ def test_progress_on_a_terminal_shows_each_iteration(data, tmp_path):
         os.close(master)
     terminal = b"".join(chunks).decode(errors="replace")
     assert proc.returncode in (0, 3), terminal
-    assert "iteration 3" in terminal, terminal
+    drawn = terminal.split("\r")
+    # iterations of --max-iter, the bound and its change (none before the second iteration)
+    assert any(" 1/3 " in bar and "bound " in bar for bar in drawn), terminal
+    assert any(" 3/3 " in bar and ", change " in bar for bar in drawn), terminal
+    # the bar is cleared for the summary
+    assert terminal.rstrip().split("\r")[-1].startswith("\x1b[Kfitted 2 full"), terminal
+    # In a pipeline's log: the summary lines only, no line redrawn in place.
+    piped = run(*argv, "--overwrite")
+    assert piped.returncode in (0, 3), piped.stderr
+    assert "\r" not in piped.stderr
+    assert "\x1b" not in piped.stderr
+    assert "fitted 2 full components" in piped.stderr

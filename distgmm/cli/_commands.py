@@ -21,7 +21,8 @@ from ._columns import select_model_columns
 from ._errors import EXIT_OK
 from ._fitting import _criteria, _outcome
 from ._paths import check_outputs
-from ._runtime import _check_features, _cluster, _dashboard, _open_data, _Output, _progress
+from ._progress import _progress
+from ._runtime import _check_features, _cluster, _dashboard, _open_data, _Output
 
 
 def _predict(args: argparse.Namespace, out: _Output) -> int:

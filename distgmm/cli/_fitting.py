@@ -23,7 +23,8 @@ from ._bayesian import (
 )
 from ._errors import EXIT_NOT_CONVERGED, EXIT_OK, UsageError, _error, _one_line
 from ._paths import check_outputs
-from ._runtime import _cluster, _open_data, _Output, _progress
+from ._progress import _progress
+from ._runtime import _cluster, _open_data, _Output
 
 
 def _estimator(
