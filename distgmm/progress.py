@@ -84,15 +84,17 @@ class ProgressBar(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             if hasattr(record, "em_start"):
-                self._start(record.em_start, record.em_max_iter, record.em_n_models)
+                self._start(
+                    record.em_start, record.em_max_iter, record.em_n_models, record.em_iterating
+                )
             elif hasattr(record, "em_report"):
                 self._update(record.em_report, record.em_max_iter, record.em_n_models)
         except Exception:
             self.handleError(record)
 
-    def _start(self, done: int, max_iter: int, n_models: int) -> None:
+    def _start(self, done: int, max_iter: int, n_models: int, iterating: int) -> None:
         self._close()  # a fit before this one that ended without its last iteration
-        if done >= max_iter:
+        if done >= max_iter or not iterating:  # nothing to do (max_iter=0, a finished resume)
             return
         self._bar = self._tqdm()(total=max_iter, initial=done, unit="iter", **self._tqdm_kwargs)
         if n_models > 1:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 
 import pytest
 
-from distgmm import BayesianGaussianMixture, GaussianMixture, ProgressBar
+from distgmm import BayesianGaussianMixture, ConvergenceWarning, GaussianMixture, ProgressBar
 
 
 def _last_state(text: str) -> str:
@@ -64,4 +65,26 @@ def test_no_iterations_no_bar(make_mixture):
     out = io.StringIO()
     with ProgressBar(file=out):
         GaussianMixture(2, random_state=0, max_iter=0).fit(X)
+    assert out.getvalue() == ""
+
+
+def test_resumed_bar_starts_at_the_checkpoint(make_mixture, tmp_path):
+    """A resumed fit's bar starts where the checkpoint stands; a finished one shows none."""
+    X, _ = make_mixture(n=300, d=2, k=2, seed=4)
+    checkpoint = tmp_path / "fit.ckpt"
+    settings = {"random_state": 0, "tol": 0, "checkpoint": str(checkpoint), "resume": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        GaussianMixture(2, max_iter=2, **settings).fit(X)
+        out = io.StringIO()
+        with ProgressBar(file=out, mininterval=0):
+            GaussianMixture(2, max_iter=4, **settings).fit(X)
+    drawn = out.getvalue().replace("\r", "\n").split("\n")
+    assert [bar.split("|")[2].split()[0] for bar in drawn if "|" in bar][:2] == ["2/4", "3/4"]
+    finished = GaussianMixture(2, **{**settings, "tol": 1e-3, "checkpoint": str(tmp_path / "c")})
+    finished.fit(X)
+    assert finished.converged_
+    out = io.StringIO()
+    with ProgressBar(file=out, mininterval=0):
+        finished.fit(X)  # resumed from its converged last state: nothing left to do
     assert out.getvalue() == ""

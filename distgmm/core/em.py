@@ -154,7 +154,7 @@ def run_em(
         len(active),
         progress.iteration + 1,
         max_iter,
-        extra={**batch, "em_start": progress.iteration},
+        extra={**batch, "em_start": progress.iteration, "em_iterating": len(active)},
     )
     for iteration in range(progress.iteration + 1, max_iter + 1):
         if not active:
