@@ -1,16 +1,15 @@
 """distgmm: mixture models fitted by EM on data larger than memory, on Dask.
 
-The estimator, readers and model files are imported on first use: worker processes import
-this package to run the kernels, and should not pay for scikit-learn and pyarrow (~130 MB
-per worker) unless they need them.
+Everything but the errors is imported on first use: worker processes import this package to
+run the kernels, and should not pay for scikit-learn and pyarrow (~130 MB per worker) unless
+they need them, and ``distgmm --version`` or ``--help`` should not wait seconds for numpy,
+scipy and dask.
 """
 
 from importlib import import_module
 from typing import TYPE_CHECKING
 
 from .errors import DistGMMError, EmptyComponentError, InvalidInputError, SingularCovarianceError
-from .families.gaussian.params import GaussianParams
-from .families.gaussian.stats import Stats
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from .cluster import local_client
@@ -18,7 +17,10 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from .estimators._load import load_model as load
     from .estimators.bayesian import BayesianGaussianMixture
     from .estimators.gaussian import GaussianMixture
+    from .families.gaussian.params import GaussianParams
+    from .families.gaussian.stats import Stats
     from .io import read_npy, read_parquet, read_zarr
+    from .progress import ProgressBar
 
 __version__ = "0.1.0"
 
@@ -27,6 +29,9 @@ _LAZY = {
     "ConvergenceWarning": (".errors", "ConvergenceWarning"),
     "BayesianGaussianMixture": (".estimators.bayesian", "BayesianGaussianMixture"),
     "GaussianMixture": (".estimators.gaussian", "GaussianMixture"),
+    "GaussianParams": (".families.gaussian.params", "GaussianParams"),
+    "ProgressBar": (".progress", "ProgressBar"),
+    "Stats": (".families.gaussian.stats", "Stats"),
     "load": (".estimators._load", "load_model"),
     "local_client": (".cluster", "local_client"),
     "read_npy": (".io", "read_npy"),
@@ -42,6 +47,7 @@ __all__ = [
     "GaussianMixture",
     "GaussianParams",
     "InvalidInputError",
+    "ProgressBar",
     "SingularCovarianceError",
     "Stats",
     "__version__",

@@ -118,7 +118,8 @@ def test_demo_fits_on_a_local_cluster(tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "adjusted Rand index against the true labels 1.0000" in result.stdout
+    assert "adjusted Rand index against the true labels 1.0000" in result.stderr
+    assert result.stdout == ""  # its report goes to stderr, as every command's
     assert "local cluster:" in result.stderr
 
 
@@ -542,6 +543,24 @@ def test_killed_fit_resumes_bit_identically(tmp_path, scheduler, make_mixture):
 
 
 @pytest.mark.cluster
+def test_select_warns_when_the_best_count_is_at_the_edge(data, tmp_path, scheduler):
+    """The criterion may go on improving past the range: say so, on stderr (also with --json)."""
+    select = ("select", data.zarr, "--covariance", "full", "--scheduler", scheduler)
+    edge = run(*select, "-k", "1..2", "--out", tmp_path / "edge.npz", "--json")
+    assert edge.returncode == 0, edge.stderr
+    assert json.loads(edge.stdout)["best"]["n_components"] == 2
+    warnings = [line for line in edge.stderr.splitlines() if line.startswith("distgmm: warning:")]
+    assert warnings == [
+        "distgmm: warning: the best n_components, 2, is the largest of the counts tried "
+        "(1 to 2); a larger one may be better: widen -k/--components"
+    ]
+    inside = run(*select, "-k", "2..4", "--out", tmp_path / "inside.npz")
+    assert inside.returncode == 0, inside.stderr
+    assert "best by bic: full k=3 " in inside.stderr
+    assert "warning" not in inside.stderr
+
+
+@pytest.mark.cluster
 def test_missing_or_damaged_zarr_chunks(data, tmp_path, scheduler):
     store = tmp_path / "rows.zarr"
     shutil.copytree(data.zarr, store)
@@ -571,29 +590,22 @@ def test_missing_or_damaged_zarr_chunks(data, tmp_path, scheduler):
     assert not model.exists()
 
 
-def test_progress_on_a_terminal_shows_each_iteration(data, tmp_path):
-    """On a terminal, fit rewrites one progress line per EM iteration (the EM loop's log)."""
+@pytest.mark.cluster
+def test_progress_on_a_terminal_shows_each_iteration(data, tmp_path, scheduler):
+    """On a terminal, fit shows a progress bar of its iterations; elsewhere none."""
     import pty
 
+    argv = ["fit", str(data.zarr), "-k", "2", "--max-iter", "3", "--tol", "0"]
+    argv += ["--out", str(tmp_path / "m.npz"), "--scheduler", scheduler]
     master, slave = pty.openpty()
     try:
         proc = subprocess.run(
-            [
-                *distgmm_command(),
-                "fit",
-                str(data.zarr),
-                "-k",
-                "2",
-                "--max-iter",
-                "3",
-                "--tol",
-                "0",
-                "--out",
-                str(tmp_path / "m.npz"),
-            ],
+            [*distgmm_command(), *argv],
             stdout=subprocess.PIPE,
             stderr=slave,
             timeout=300,
+            # every iteration drawn: tqdm otherwise skips those less than 0.1 s apart
+            env={**os.environ, "TQDM_MININTERVAL": "0", "TQDM_MINITERS": "1"},
         )
         os.close(slave)
         slave = None
@@ -612,4 +624,15 @@ def test_progress_on_a_terminal_shows_each_iteration(data, tmp_path):
         os.close(master)
     terminal = b"".join(chunks).decode(errors="replace")
     assert proc.returncode in (0, 3), terminal
-    assert "iteration 3" in terminal, terminal
+    drawn = terminal.split("\r")
+    # iterations of --max-iter, the bound and its change (none before the second iteration)
+    assert any(" 1/3 " in bar and "bound " in bar for bar in drawn), terminal
+    assert any(" 3/3 " in bar and ", change " in bar for bar in drawn), terminal
+    # the bar is cleared for the summary
+    assert terminal.rstrip().split("\r")[-1].startswith("\x1b[Kfitted 2 full"), terminal
+    # In a pipeline's log: the summary lines only, no line redrawn in place.
+    piped = run(*argv, "--overwrite")
+    assert piped.returncode in (0, 3), piped.stderr
+    assert "\r" not in piped.stderr
+    assert "\x1b" not in piped.stderr
+    assert "fitted 2 full components" in piped.stderr

@@ -105,7 +105,7 @@ def test_demo_and_a_parquet_fit_with_no_cluster_option(inputs, tmp_path):
         timeout=600,
     )
     assert demo.returncode == 0, demo.stderr
-    assert "adjusted Rand index" in demo.stdout
+    assert "adjusted Rand index" in demo.stderr
     # the issue's own command: Parquet columns, -k, --out, nothing else
     fit = subprocess.run(
         [

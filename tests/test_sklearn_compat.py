@@ -124,3 +124,20 @@ def test_tied_bayesian_clusters_check_clustering_blobs_as_sklearn():
     np.testing.assert_allclose(ours.weights_, theirs.weights_, rtol=1e-10)
     assert ours.weights_[0] > 0.99
     assert len(np.unique(ours.predict(X))) == 1
+
+
+@pytest.mark.parametrize("cls", [GaussianMixture, BayesianGaussianMixture])
+@pytest.mark.parametrize("method", ["fit", "fit_predict"])
+def test_convergence_warning_points_at_the_callers_line(cls, method, make_mixture):
+    """As scikit-learn's: ``warnings`` shows the user's call, not a line inside distgmm."""
+    import warnings
+
+    from distgmm import ConvergenceWarning
+
+    X, _ = make_mixture(n=300, d=2, k=3, seed=0)
+    estimator = cls(n_components=3, max_iter=1, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        getattr(estimator, method)(X)
+    (warning,) = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert warning.filename == __file__

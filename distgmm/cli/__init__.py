@@ -27,7 +27,6 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 
-from ..checkpoint import checkpoint_iteration
 from ..errors import FitError
 from ._errors import (
     EXIT_CLUSTER,
@@ -41,7 +40,6 @@ from ._errors import (
     _error,
 )
 from ._options import _parser
-from ._runtime import _Output
 
 __all__ = ["main"]
 
@@ -96,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         input, 3 not converged with ``--require-converged``, 4 the cluster failed,
         130 interrupted, 143 terminated.
     """
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # --version and --help end here, before numpy and dask
+    from ._runtime import _Output
+
     if args.json and sys.stdout is None:
         _error("--json writes its result to stdout, which is closed; open it, or drop --json")
         return EXIT_USAGE
@@ -151,6 +151,8 @@ def _checkpoint_kept(args) -> str:
     checkpoint = getattr(args, "checkpoint", None)
     if not checkpoint or not os.path.exists(checkpoint):
         return ""
+    from ..checkpoint import checkpoint_iteration
+
     iteration = checkpoint_iteration(checkpoint)
     state = f" (iteration {iteration})" if iteration is not None else ""
     return f"; the checkpoint {checkpoint}{state} is intact, rerun with --resume to continue"

@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import numpy as np
-
-from ..families.gaussian.vb import PRIOR_TYPES
+from ._choices import PRIOR_TYPES
 from ._errors import UsageError
 
 __all__ = [
@@ -114,8 +112,10 @@ def bayesian_params(args: argparse.Namespace, n_features: int) -> dict[str, Any]
     return {name: value for name, value in params.items() if value is not None}
 
 
-def effective_components(weights: np.ndarray) -> int:
+def effective_components(weights) -> int:
     """How many components have a weight above ``EFFECTIVE_SHARE / n_components``."""
+    import numpy as np  # here: the parser imports this module, and needs no numpy
+
     weights = np.asarray(weights)
     return int(np.count_nonzero(weights > EFFECTIVE_SHARE / weights.shape[0]))
 

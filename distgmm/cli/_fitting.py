@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
 import warnings
 from typing import Any
@@ -22,7 +23,8 @@ from ._bayesian import (
 )
 from ._errors import EXIT_NOT_CONVERGED, EXIT_OK, UsageError, _error, _one_line
 from ._paths import check_outputs
-from ._runtime import _cluster, _open_data, _Output, _progress
+from ._progress import _progress
+from ._runtime import _cluster, _open_data, _Output
 
 
 def _estimator(
@@ -114,6 +116,25 @@ def _outcome(gm) -> str:
         f"{state} {gm.n_iter_} iterations, {bound_description(gm)} {gm.lower_bound_:.6f}, "
         f"{effective_components(gm.weights_)} of {gm.n_components} components used "
         f"(weight > {EFFECTIVE_SHARE:g}/k)"
+    )
+
+
+def _warn_if_at_edge(best: int, counts: list[int]) -> None:
+    """Warn, on stderr even with ``--json``, if the best count ends the range tried.
+
+    The criterion may keep improving past it; k=1 at the low end is no edge (there is no
+    lower count to try), nor is the only count given.
+    """
+    low, high = min(counts), max(counts)
+    if low == high or (best != high and (best != low or best == 1)):
+        return
+    side = "largest" if best == high else "smallest"
+    print(
+        f"distgmm: warning: the best n_components, {best}, is the {side} of the counts "
+        f"tried ({low} to {high}); a {'larger' if best == high else 'smaller'} one may be "
+        "better: widen -k/--components",
+        file=sys.stderr,
+        flush=True,
     )
 
 
@@ -218,6 +239,7 @@ def _select(args: argparse.Namespace, out: _Output) -> int:
         f"best by {args.criterion}: {best.covariance_type} k={best.n_components} "
         f"({args.criterion} {best_score:.6g}); saved to {args.out}"
     )
+    _warn_if_at_edge(best.n_components, args.components)
     out.result(
         {
             "command": "select",

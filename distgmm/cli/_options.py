@@ -6,17 +6,25 @@ import argparse
 import json
 import math
 import sys
+from importlib import import_module
 
 from .. import __version__
-from ..families.gaussian.covtypes import COVARIANCE_TYPES
-from ..io import DEFAULT_CHUNK_BYTES
 from ._bayesian import MODELS, add_prior_options
-from ._commands import _demo, _info, _make_data, _predict, _score
+from ._choices import COVARIANCE_TYPES, DEFAULT_CHUNK_BYTES
 from ._errors import _ERROR_PREFIX, EXIT_USAGE
-from ._fitting import _fit, _select
 
 _INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 _DATA_HELP = "Zarr, Parquet (file, folder or glob) or .npy data: a path or fsspec URL"
+_MODEL_HELP = "a model file saved by fit or select (.npz)"
+
+
+def _command(module: str, name: str):
+    """The command ``name`` of ``module``, imported when it runs: not for ``--help``."""
+
+    def run(args: argparse.Namespace, out) -> int:
+        return getattr(import_module(module, __package__), name)(args, out)
+
+    return run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -219,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("data", metavar="DATA", help=_DATA_HELP)
     fit.add_argument("-k", "--components", type=_int_at_least(1), default=8, help="default: 8")
-    fit.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full")
+    fit.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full", help=default)
     fit.add_argument("--out", default="model.npz", help="model file (default: model.npz)")
     fit.add_argument("--checkpoint", metavar="FILE", help="save the EM state after every iteration")
     fit.add_argument(
@@ -227,7 +235,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_prior_options(fit, _float_at_least(0.0, strict=True))
-    fit.set_defaults(func=_fit)
+    fit.set_defaults(func=_command("._fitting", "_fit"))
 
     select = sub.add_parser(
         "select",
@@ -250,7 +258,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TYPES",
         help=f"comma list (default: {','.join(COVARIANCE_TYPES)})",
     )
-    select.add_argument("--criterion", choices=("bic", "aic"), default="bic")
+    select.add_argument(
+        "--criterion",
+        choices=("bic", "aic"),
+        default="bic",
+        help="the lower the better; BIC penalises parameters more (default: %(default)s)",
+    )
     select.add_argument("--out", default="best.npz", help="model file (default: best.npz)")
     select.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     select.add_argument(
@@ -259,14 +272,14 @@ def _parser() -> argparse.ArgumentParser:
         default="gaussian",
         help="gaussian only: BIC and AIC need a likelihood, which bayesian has not",
     )
-    select.set_defaults(func=_select)
+    select.set_defaults(func=_command("._fitting", "_select"))
 
     predict = sub.add_parser(
         "predict",
         parents=[data, cluster, output],
         help="write each row's component (and more) to Zarr or Parquet",
     )
-    predict.add_argument("model", metavar="MODEL")
+    predict.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     predict.add_argument("data", metavar="DATA", help=_DATA_HELP)
     predict.add_argument("--out", required=True, help="labels.zarr or labels.parquet")
     predict.add_argument("--proba", action="store_true", help="also the probabilities")
@@ -280,20 +293,20 @@ def _parser() -> argparse.ArgumentParser:
         help="Parquet input columns to copy to the Parquet output, e.g. an id (or a JSON list)",
     )
     predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    predict.set_defaults(func=_predict)
+    predict.set_defaults(func=_command("._commands", "_predict"))
 
     score = sub.add_parser(
         "score",
         parents=[data, cluster, output],
         help="mean log-likelihood, BIC and AIC of a model on data (bayesian: its mean score)",
     )
-    score.add_argument("model", metavar="MODEL")
+    score.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     score.add_argument("data", metavar="DATA", help=_DATA_HELP)
-    score.set_defaults(func=_score)
+    score.set_defaults(func=_command("._commands", "_score"))
 
     info = sub.add_parser("info", parents=[output], help="describe a model file")
-    info.add_argument("model", metavar="MODEL")
-    info.set_defaults(func=_info)
+    info.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    info.set_defaults(func=_command("._commands", "_info"))
 
     make_data = sub.add_parser(
         "make-data",
@@ -314,15 +327,45 @@ def _parser() -> argparse.ArgumentParser:
     )
     make_data.add_argument("--seed", type=_int_at_least(0), default=0, help=default)
     make_data.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
-    make_data.set_defaults(func=_make_data)
+    make_data.set_defaults(func=_command("._commands", "_make_data"))
 
     demo = sub.add_parser(
         "demo", help="fit a synthetic Zarr dataset on a local cluster of processes"
     )
-    demo.add_argument("--rows", type=_int_at_least(1), default=200_000)
-    demo.add_argument("--features", type=_int_at_least(1), default=8)
-    demo.add_argument("--components", type=_int_at_least(1), default=5)
-    demo.add_argument("--workers", type=_int_at_least(1), default=2)
-    demo.add_argument("--seed", type=_int_at_least(0), default=0)
-    demo.set_defaults(func=_demo, json=False, debug=False)
+    demo.add_argument(
+        "--rows",
+        type=_int_at_least(1),
+        metavar="N",
+        default=200_000,
+        help="rows to generate (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--features",
+        type=_int_at_least(1),
+        metavar="N",
+        default=8,
+        help="features per row (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--components",
+        type=_int_at_least(1),
+        metavar="N",
+        default=5,
+        help="components of the mixture drawn from and fitted (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--workers",
+        type=_int_at_least(1),
+        metavar="N",
+        default=2,
+        help="worker processes of the local cluster (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--seed",
+        type=_int_at_least(0),
+        metavar="N",
+        default=0,
+        help="of the data and the fit (default: %(default)s)",
+    )
+    demo.set_defaults(func=_command("._commands", "_demo"), json=False, debug=False)
     return parser

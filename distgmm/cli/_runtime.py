@@ -24,7 +24,6 @@ import dask
 import numpy as np
 
 from .. import GaussianMixture, local_client
-from ..core.em import logger as em_logger
 from ..errors import InvalidInputError, SchedulerLostError
 from ..io import open_dataset
 from ._errors import ClusterError, UsageError, _one_line
@@ -73,46 +72,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-class _ProgressLine(logging.Handler):
-    """Shows the EM loop's per-iteration log records as one line rewritten in place."""
-
-    def __init__(self, prefix: str) -> None:
-        super().__init__(logging.INFO)
-        self.prefix = prefix
-
-    def emit(self, record: logging.LogRecord) -> None:
-        sys.stderr.write(f"\r{self.prefix}{record.getMessage()}\x1b[K")
-        sys.stderr.flush()
-
-
-@contextlib.contextmanager
-def _progress(prefix: str = "") -> Iterator[None]:
-    """Per-iteration progress on stderr, only when stderr is a terminal.
-
-    Built on the EM loop's logger's INFO record of each iteration, so the library
-    needs no callback for it; the line is cleared at the end for the summary.
-    """
-    if not sys.stderr.isatty():
-        yield
-        return
-    logger = em_logger
-    handler = _ProgressLine(prefix)
-    saved = logger.level, logger.propagate
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    logger.addHandler(handler)
-    sys.stderr.write(f"\r{prefix}initialising\x1b[K")
-    sys.stderr.flush()
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
-        sys.stderr.write("\r\x1b[K")
-        sys.stderr.flush()
 
 
 # ---------------------------------------------------------------------------- cluster

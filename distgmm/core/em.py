@@ -147,6 +147,15 @@ def run_em(
     if not isinstance(families, Sequence):
         families = [families] * len(results)
     active = [i for i, result in enumerate(results) if not result.converged]
+    # What a progress display needs (distgmm.progress.ProgressBar), on the records.
+    batch = {"em_max_iter": max_iter, "em_n_models": len(results)}
+    logger.info(
+        "EM of %d model(s) from iteration %d to at most %d",
+        len(active),
+        progress.iteration + 1,
+        max_iter,
+        extra={**batch, "em_start": progress.iteration, "em_iterating": len(active)},
+    )
     for iteration in range(progress.iteration + 1, max_iter + 1):
         if not active:
             break
@@ -181,6 +190,7 @@ def run_em(
             ", ".join(f"{b:.6f}" for b in bounds),
             ", ".join(f"{c:.3e}" for c in changes),
             report.seconds,
+            extra={**batch, "em_report": report},
         )
         if on_iteration is not None:
             on_iteration(report)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import time
-import warnings
 
 import dask.array as da
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
 from sklearn.utils import check_random_state
 
+from .._callerwarn import warn_at_caller
 from .._frames import is_dask_frame, is_xarray, sample_weight_like
 from .._weights import check_sample_weight
 from ..checkpoint import load_checkpoint, save_checkpoint
@@ -227,11 +227,10 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
                 f"lower bound {self.lower_bound_:.6f}"
             )
         if not self.converged_ and self.max_iter > 0:
-            warnings.warn(
+            warn_at_caller(
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
-                stacklevel=3,
             )
         self.labels_ = self._estep(X, "labels")
         return self

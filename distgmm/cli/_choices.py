@@ -1,0 +1,17 @@
+"""The library's choices and defaults that the argument parser shows, copied here.
+
+Their homes import numpy, scipy and dask (seconds), which ``distgmm --version`` and
+``--help`` should not wait for; ``tests/test_cli_startup.py`` checks that the copies equal
+the originals.
+"""
+
+from __future__ import annotations
+
+#: :data:`distgmm.families.gaussian.covtypes.COVARIANCE_TYPES`
+COVARIANCE_TYPES: tuple[str, ...] = ("full", "tied", "diag", "spherical")
+
+#: :data:`distgmm.families.gaussian.vb.PRIOR_TYPES`
+PRIOR_TYPES: tuple[str, ...] = ("dirichlet_process", "dirichlet_distribution")
+
+#: :data:`distgmm.io.DEFAULT_CHUNK_BYTES`
+DEFAULT_CHUNK_BYTES = 64 * 2**20
