@@ -10,11 +10,10 @@ columns silently swapped.
 
 from __future__ import annotations
 
-import warnings
-
 import dask.array as da
 import numpy as np
 
+from ._callerwarn import warn_at_caller
 from .errors import InvalidInputError
 from .io import parquet_source
 
@@ -54,16 +53,13 @@ def check_feature_names(
     fitted = getattr(estimator, "feature_names_in_", None)
     cls = type(estimator).__name__
     if warn and names is not None and fitted is None:
-        warnings.warn(
-            f"X has feature names, but {cls} was fitted without feature names",
-            UserWarning,
-            stacklevel=6,  # predict, score ... and their caller
+        warn_at_caller(
+            f"X has feature names, but {cls} was fitted without feature names", UserWarning
         )
     elif warn and names is None and fitted is not None:
-        warnings.warn(
+        warn_at_caller(
             f"X does not have valid feature names, but {cls} was fitted with feature names",
             UserWarning,
-            stacklevel=6,  # predict, score ... and their caller
         )
     if names is None or fitted is None or list(names) == list(fitted):
         return

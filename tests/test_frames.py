@@ -180,8 +180,11 @@ def test_feature_names_are_recorded_and_checked(X, tmp_path):
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
         gm.predict(X)
     unnamed = GaussianMixture(2, random_state=0).fit(X)
-    with pytest.warns(UserWarning, match="X has feature names, but GaussianMixture was fitted"):
+    with pytest.warns(
+        UserWarning, match="X has feature names, but GaussianMixture was fitted"
+    ) as w:
         unnamed.predict(frame)
+    assert w[0].filename == __file__  # the user's line, not distgmm's
     numbered = frame.rename(columns=dict(zip(COLUMNS, range(3), strict=True)))
     assert not hasattr(GaussianMixture(2, random_state=0).fit(numbered), "feature_names_in_")
     with pytest.raises(InvalidInputError, match="all input features have string names"):
