@@ -212,3 +212,12 @@ def test_cli_on_s3(s3, model, cluster1):
 def test_cli_refuses_bad_storage_options(text, problem):
     result = run("info", "s3://test/model.npz", "--storage-options", text)
     assert problem in assert_one_error_line(result, 2)
+
+
+def test_cli_checkpoint_must_be_local(tmp_path):
+    """Refused before the fit, not after its first iteration."""
+    data = tmp_path / "x.npy"
+    np.save(data, np.random.default_rng(0).normal(size=(50, 2)))
+    result = run("fit", data, "-k", "2", "--out", tmp_path / "m.npz", "--checkpoint",
+                 "s3://test/fit.ckpt", "--workers", "1")  # fmt: skip
+    assert "--checkpoint s3://test/fit.ckpt is a URL" in assert_one_error_line(result, 2)

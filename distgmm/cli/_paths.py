@@ -72,6 +72,11 @@ def check_outputs(
     recovered from a writer killed mid-way. Either way, their folders are checked writable.
     """
     given = {option: path for option, path in outputs.items() if path is not None}
+    if "--checkpoint" in given and not _local(given["--checkpoint"]):
+        raise UsageError(
+            f"--checkpoint {given['--checkpoint']} is a URL; a checkpoint is rewritten every "
+            "iteration and must be a local path (or on a shared file system)."
+        )
     inputs = [("DATA", args.data), ("MODEL", getattr(args, "model", None))]
     for option, path in given.items():
         overlap = _input_overlap(path, inputs)
