@@ -63,7 +63,10 @@ file raises :class:`ModelFileNotFoundError`, both an ``InvalidInputError`` and a
 :class:`FileNotFoundError`. Parameters this distgmm
 does not know (written by a newer release of the same format version) are ignored. The
 checksums detect corruption and accidental edits, not forgery: whoever can write the file
-can recompute them. Only local paths are supported (no URLs or fsspec file systems).
+can recompute them. A path may be an fsspec URL (``s3://bucket/model.npz`` with
+``s3fs``, ...; ``storage_options`` as for the readers): the file is then written whole to
+a temporary name beside it and moved onto it, and read through a seekable file, each
+member fetched only once its size is checked.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._modelread import DTYPE, FORMAT, FORMAT_VERSION, HEADER, check, read, sha256
 from ._npzfile import save_npz_atomic
+from ._remote import remote_fs, save_npz_remote
 from ._safenpz import MAX_HEADER_BYTES
 from .errors import InvalidInputError
 
@@ -107,7 +111,13 @@ class ModelFileNotFoundError(FileNotFoundError, InvalidInputError):
     """
 
 
-def save_model(estimator, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
+def save_model(
+    estimator,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = True,
+    storage_options: dict[str, Any] | None = None,
+) -> None:
     """Write a fitted estimator to a model file, atomically.
 
     The file is written under a temporary name in the target's directory, flushed to disk
@@ -119,11 +129,14 @@ def save_model(estimator, path: str | os.PathLike[str], *, overwrite: bool = Tru
     estimator : GaussianMixture or BayesianGaussianMixture
         A fitted estimator.
     path : str or os.PathLike
-        Local file to write; replaced if it exists. Used as given: no ``.npz`` suffix is
-        added.
+        File to write, local or an fsspec URL; replaced if it exists. Used as given: no
+        ``.npz`` suffix is added.
     overwrite : bool, default=True
         ``False``: never replace a file, even one created while this one is written
-        (:class:`FileExistsError`, the file left as it is).
+        (:class:`FileExistsError`, the file left as it is). On an object store the check
+        and the move are two requests: a file created in between is replaced.
+    storage_options : dict, optional
+        For an fsspec URL ``path`` (credentials, ``endpoint_url``, ...).
 
     Raises
     ------
@@ -146,18 +159,24 @@ def save_model(estimator, path: str | os.PathLike[str], *, overwrite: bool = Tru
             f"got {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
-    target = Path(path)
+    remote = remote_fs(path, storage_options)
+    target = path if remote else Path(path)
     header, arrays = _describe(estimator)
     where = f"Cannot save the model to {target}"
     text = _header_text(header, where)
     # The same checks as loading, so a file that saves always loads.
     check(header, arrays, where, type(estimator))
     members = {_HEADER: np.array(text), **arrays}
-    save_npz_atomic(target, members, "the model", overwrite=overwrite)
+    if remote:
+        save_npz_remote(*remote, members, "the model", overwrite)
+    else:
+        save_npz_atomic(target, members, "the model", overwrite=overwrite)
 
 
 def read_model(
-    path: str | os.PathLike[str], kinds: dict[str, Any]
+    path: str | os.PathLike[str],
+    kinds: dict[str, Any],
+    storage_options: dict[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any], dict[str, np.ndarray]]:
     """The estimator class, checked header and arrays of the model file at ``path``.
 
@@ -167,7 +186,8 @@ def read_model(
     ``covariance_type``, ``n_components`` and ``n_features``, the checksums, finiteness,
     weights summing to 1 (within 1e-6), triangular precision factors with a positive
     diagonal, covariances that are the inverses of the precisions they make, and the
-    class's own arrays. ``distgmm.load`` builds the estimator from them.
+    class's own arrays. ``distgmm.load`` builds the estimator from them. ``path`` may be
+    an fsspec URL, with ``storage_options``.
 
     Raises
     ------
@@ -178,9 +198,10 @@ def read_model(
         If the file cannot be read as a valid model file. The message names the file and
         the problem.
     """
-    target = Path(path)
+    remote = remote_fs(path, storage_options)
+    target = path if remote else Path(path)
     try:
-        fh = target.open("rb")
+        fh = remote[0].open(remote[1], "rb") if remote else target.open("rb")
     except FileNotFoundError as err:
         raise ModelFileNotFoundError(
             errno.ENOENT, "Cannot load the model: no such file", str(target)

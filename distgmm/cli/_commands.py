@@ -26,7 +26,7 @@ from ._runtime import _check_features, _cluster, _dashboard, _open_data, _Output
 
 
 def _predict(args: argparse.Namespace, out: _Output) -> int:
-    gm = load(args.model)
+    gm = load(args.model, storage_options=args.storage_options)
     select_model_columns(args, gm)
     X = _open_data(args)
     _check_features(gm, X, args.data)
@@ -43,6 +43,7 @@ def _predict(args: argparse.Namespace, out: _Output) -> int:
             log_likelihood=args.log_likelihood,
             keep_columns=args.keep_columns,
             overwrite=args.overwrite,
+            storage_options=args.storage_options,
         )
     seconds = time.perf_counter() - start
     out.say(f"wrote {', '.join(outputs)} of {X.shape[0]} rows to {args.out}, {seconds:.2f} s")
@@ -62,7 +63,7 @@ def _predict(args: argparse.Namespace, out: _Output) -> int:
 
 
 def _score(args: argparse.Namespace, out: _Output) -> int:
-    gm = load(args.model)
+    gm = load(args.model, storage_options=args.storage_options)
     select_model_columns(args, gm)
     X = _open_data(args)
     _check_features(gm, X, args.data)
@@ -109,7 +110,8 @@ def _printable(text: str) -> str:
 
 
 def _info(args: argparse.Namespace, out: _Output) -> int:
-    gm, header = load_model_with_header(args.model)  # the whole file checked first
+    # the whole file checked first
+    gm, header = load_model_with_header(args.model, args.storage_options)
     fit = header["fit"]
     params = {
         name: value for name, value in header["params"].items() if name not in _INFO_HIDDEN_PARAMS

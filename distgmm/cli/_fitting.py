@@ -159,7 +159,7 @@ def _fit(args: argparse.Namespace, out: _Output) -> int:
         if args.resume and os.path.exists(args.checkpoint):
             out.say(f"resuming from the checkpoint {args.checkpoint}")
         seconds = _fit_quietly(gm, X)
-        save_model(gm, args.out, overwrite=args.overwrite)
+        save_model(gm, args.out, overwrite=args.overwrite, storage_options=args.storage_options)
     kind = "a BayesianGaussianMixture of " if is_bayesian(gm) else ""
     out.say(
         f"fitted {kind}{gm.n_components} {gm.covariance_type} components to {X.shape[0]} rows "
@@ -234,7 +234,7 @@ def _select(args: argparse.Namespace, out: _Output) -> int:
             raise FitError(
                 f"Every one of the {len(rows)} candidates failed; the last: {rows[-1]['error']}"
             )
-        save_model(best, args.out, overwrite=args.overwrite)
+        save_model(best, args.out, overwrite=args.overwrite, storage_options=args.storage_options)
     out.say(
         f"best by {args.criterion}: {best.covariance_type} k={best.n_components} "
         f"({args.criterion} {best_score:.6g}); saved to {args.out}"

@@ -118,6 +118,31 @@ def _covariance_types(text: str) -> list[str]:
     return list(dict.fromkeys(types))
 
 
+def _storage_options(text: str) -> dict:
+    """A JSON object of fsspec options, e.g. ``{"endpoint_url": "http://host:9000"}``."""
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a JSON object such as '{{\"anon\": true}}'"
+        )
+    return value
+
+
+def _storage() -> argparse.ArgumentParser:
+    parent = _Parser(add_help=False)
+    parent.add_argument(
+        "--storage-options",
+        type=_storage_options,
+        metavar="JSON",
+        help="fsspec options (a JSON object) for the URLs (s3://...) of the data, model and "
+        'output, e.g. \'{"endpoint_url": "http://127.0.0.1:9000"}\'',
+    )
+    return parent
+
+
 def _output_options() -> argparse.ArgumentParser:
     parent = _Parser(add_help=False)
     group = parent.add_argument_group("output")
@@ -220,10 +245,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     default = "default: %(default)s"
     data, fitting = _data_options(), _fit_options()
-    cluster, output = _cluster_options(), _output_options()
+    cluster, output, storage = _cluster_options(), _output_options(), _storage()
 
     fit = sub.add_parser(
-        "fit", parents=[data, fitting, cluster, output], help="fit a model and save it"
+        "fit", parents=[data, fitting, cluster, output, storage], help="fit a model and save it"
     )
     fit.add_argument("data", metavar="DATA", help=_DATA_HELP)
     fit.add_argument("-k", "--components", type=_int_at_least(1), default=8, help="default: 8")
@@ -239,7 +264,7 @@ def _parser() -> argparse.ArgumentParser:
 
     select = sub.add_parser(
         "select",
-        parents=[data, fitting, cluster, output],
+        parents=[data, fitting, cluster, output, storage],
         help="fit candidate models and save the best by BIC or AIC",
     )
     select.add_argument("data", metavar="DATA", help=_DATA_HELP)
@@ -276,7 +301,7 @@ def _parser() -> argparse.ArgumentParser:
 
     predict = sub.add_parser(
         "predict",
-        parents=[data, cluster, output],
+        parents=[data, cluster, output, storage],
         help="write each row's component (and more) to Zarr or Parquet",
     )
     predict.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
@@ -297,14 +322,14 @@ def _parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser(
         "score",
-        parents=[data, cluster, output],
+        parents=[data, cluster, output, storage],
         help="mean log-likelihood, BIC and AIC of a model on data (bayesian: its mean score)",
     )
     score.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     score.add_argument("data", metavar="DATA", help=_DATA_HELP)
     score.set_defaults(func=_command("._commands", "_score"))
 
-    info = sub.add_parser("info", parents=[output], help="describe a model file")
+    info = sub.add_parser("info", parents=[output, storage], help="describe a model file")
     info.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     info.set_defaults(func=_command("._commands", "_info"))
 

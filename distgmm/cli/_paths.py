@@ -20,6 +20,7 @@ import fsspec
 
 from .._npzfile import check_writable
 from .._ownfiles import new_tag
+from ..io._common import url_to_fs
 from ..io._output import recover_output
 from ._errors import UsageError
 
@@ -71,6 +72,11 @@ def check_outputs(
     recovered from a writer killed mid-way. Either way, their folders are checked writable.
     """
     given = {option: path for option, path in outputs.items() if path is not None}
+    if "--checkpoint" in given and not _local(given["--checkpoint"]):
+        raise UsageError(
+            f"--checkpoint {given['--checkpoint']} is a URL; a checkpoint is rewritten every "
+            "iteration and must be a local path (or on a shared file system)."
+        )
     inputs = [("DATA", args.data), ("MODEL", getattr(args, "model", None))]
     for option, path in given.items():
         overlap = _input_overlap(path, inputs)
@@ -87,8 +93,8 @@ def check_outputs(
     out = given.get("--out")
     if out is not None and not files:
         # An output folder an overwrite killed mid-way moved aside is put back first.
-        recover_output(out)
-    if out is not None and not args.overwrite and _exists(out):
+        recover_output(out, args.storage_options)
+    if out is not None and not args.overwrite and _exists(out, args.storage_options):
         raise FileExistsError(
             errno.EEXIST, "The output exists; pass --overwrite to replace it", out
         )
@@ -103,8 +109,8 @@ def check_outputs(
 _WHAT = {"--out": "the model", "--checkpoint": "the checkpoint"}
 
 
-def _exists(path: str) -> bool:
-    fs, root = fsspec.core.url_to_fs(path)
+def _exists(path: str, storage_options: dict | None) -> bool:
+    fs, root = url_to_fs(path, None if _local(path) else storage_options)
     return fs.exists(root.rstrip("/")) or (_local(path) and os.path.islink(root))
 
 

@@ -244,6 +244,7 @@ def _open_data(args: argparse.Namespace):
             component=args.component,
             chunk_bytes=max(1, int(args.chunk_mb * 2**20)),
             missing_chunks=args.missing_chunks,
+            storage_options=args.storage_options,
         )
     for warning in caught:
         print(f"distgmm: warning: {_one_line(str(warning.message))}", file=sys.stderr)

@@ -170,7 +170,8 @@ class Inference:
 
         One read of ``X``: every chunk is read, predicted and written by one task, on the
         estimator's client if it has one. The output appears under ``path`` only once
-        complete (it is written under a temporary name, then renamed).
+        complete (it is written under a temporary name, then renamed; on object stores
+        copied, which is not atomic: see :func:`distgmm.io.write_predictions`).
 
         Parameters
         ----------
@@ -265,7 +266,7 @@ class Inference:
             self._params(), check_random_state(self.random_state), n_samples
         )
 
-    def save(self, path):
+    def save(self, path, *, storage_options: dict | None = None) -> None:
         """Write the fitted model to a self-describing ``.npz`` file; ``distgmm.load`` reads it.
 
         See :func:`distgmm.modelfile.save_model`: atomic, never pickled, no ``labels_``.
@@ -273,11 +274,14 @@ class Inference:
         Parameters
         ----------
         path : str or os.PathLike
-            Local file to write, replaced if it exists; no suffix is added.
+            File to write, replaced if it exists; no suffix is added. A local path or an
+            fsspec URL such as ``s3://bucket/model.npz``.
+        storage_options : dict, optional
+            For an fsspec URL ``path`` (credentials, ``endpoint_url``, ...).
         """
         from ..modelfile import save_model
 
-        save_model(self, path)
+        save_model(self, path, storage_options=storage_options)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

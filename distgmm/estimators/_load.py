@@ -18,7 +18,7 @@ __all__ = ["ESTIMATORS", "load_model", "load_model_with_header"]
 ESTIMATORS = {cls.__name__: cls for cls in (GaussianMixture, BayesianGaussianMixture)}
 
 
-def load_model(path: str | os.PathLike[str]):
+def load_model(path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None):
     """Read a fitted estimator from a model file written by ``save``.
 
     Exported as ``distgmm.load``. The file is read as untrusted and checked before
@@ -29,7 +29,9 @@ def load_model(path: str | os.PathLike[str]):
     Parameters
     ----------
     path : str or os.PathLike
-        Local model file.
+        Model file: a local path or an fsspec URL such as ``s3://bucket/model.npz``.
+    storage_options : dict, optional
+        For an fsspec URL ``path`` (credentials, ``endpoint_url``, ...).
 
     Returns
     -------
@@ -51,12 +53,14 @@ def load_model(path: str | os.PathLike[str]):
         newer format version than this distgmm reads. The message names the file and the
         problem.
     """
-    return load_model_with_header(path)[0]
+    return load_model_with_header(path, storage_options)[0]
 
 
-def load_model_with_header(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
+def load_model_with_header(
+    path: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
+) -> tuple[Any, dict[str, Any]]:
     """:func:`load_model`, and the file's checked header (for ``distgmm info``)."""
-    cls, header, arrays = read_model(path, ESTIMATORS)
+    cls, header, arrays = read_model(path, ESTIMATORS, storage_options)
     return _build(cls, header, arrays, f"Invalid model file {path}"), header
 
 

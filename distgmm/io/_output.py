@@ -11,6 +11,12 @@ A writer killed between the two renames leaves no ``NAME`` but the previous outp
 ``.NAME.old-TAG``: the next writer of ``NAME`` (or :func:`recover_output`) moves it back.
 Leftovers of killed writers are removed by the next writer of the same output; those of
 writers still running are never touched.
+
+Object stores (S3, GCS) have no rename: the complete temporary output is copied onto
+``NAME`` object by object, Zarr metadata last, and then deleted. Meanwhile a marker
+``.NAME.copy-TAG`` says that ``NAME`` may be partial: the next writer of ``NAME`` finishes
+the copy of a killed writer from its temporary. ``overwrite`` deletes the old output just
+before the copy, with no copy of it aside.
 """
 
 from __future__ import annotations
@@ -44,9 +50,9 @@ def atomic_output(
     so a half-written output never sits under the final name. Without ``overwrite`` nothing
     is ever replaced: a ``path`` that exists at the start, or appears while the output is
     written, raises :class:`FileExistsError` naming it, and only the temporary is deleted.
-    On object stores a rename is a copy; the output then appears under its name only once
-    complete, but not atomically, and the check for a ``path`` taken meanwhile is not
-    atomic either.
+    On object stores a rename is a copy (see the module's docstring); the output then
+    appears under its name only once complete, but not atomically, and the check for a
+    ``path`` taken meanwhile is not atomic either.
 
     Yields
     ------
@@ -76,6 +82,9 @@ def atomic_output(
 
 def _install(fs, tmp: str, root: str, aside: str, overwrite: bool) -> None:
     """Rename the complete output ``tmp`` to ``root``; with ``overwrite``, replacing it."""
+    if not isinstance(fs, LocalFileSystem):
+        _install_copy(fs, tmp, root, overwrite)
+        return
     if fs.exists(root):
         if not overwrite:
             raise _taken(root)
@@ -85,6 +94,31 @@ def _install(fs, tmp: str, root: str, aside: str, overwrite: bool) -> None:
     _move(fs, tmp, root, replace=False)
     if fs.exists(aside):
         fs.rm(aside, recursive=True)
+
+
+def _install_copy(fs, tmp: str, root: str, overwrite: bool) -> None:
+    """Copy the complete output ``tmp`` to ``root`` on a file system without renames.
+
+    A marker ``.NAME.copy-TAG`` exists while ``root`` may be partial (the previous output
+    deleted, the copy under way): a writer killed then leaves it, and the next writer of
+    ``root`` finishes the copy from ``tmp`` (:func:`_recover`).
+    """
+    head, _, tag = tmp.rpartition(".tmp-")
+    marker = f"{head}.copy-{tag}"
+    fs.invalidate_cache()
+    if fs.exists(root) and not overwrite:
+        raise _taken(root)
+    fs.pipe_file(marker, b"")
+    try:
+        if overwrite and fs.exists(root):
+            fs.rm(root, recursive=True)
+        copy_tree(fs, tmp, root)
+    except BaseException:
+        with contextlib.suppress(Exception):  # our own partial copy, not an output
+            fs.rm(root, recursive=True)
+        raise
+    finally:
+        fs.rm(marker)
 
 
 def _taken(root: str) -> FileExistsError:
@@ -108,7 +142,31 @@ def _move(fs, src: str, dst: str, replace: bool = True) -> None:
         return
     if not replace and fs.exists(dst):
         raise _taken(dst)
-    fs.mv(src, dst, recursive=True)
+    copy_tree(fs, src, dst)
+    fs.rm(src, recursive=True)
+
+
+#: Zarr's metadata objects: a store is readable only once its root's metadata exists.
+_METADATA = frozenset({"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"})
+
+
+def copy_tree(fs, src: str, dst: str) -> None:
+    """Copy every object under ``src`` to the same name under ``dst``, Zarr metadata last.
+
+    An object store has no folders to rename: a move is a copy of each object (fsspec's
+    ``mv`` of a prefix fails on S3). Metadata goes last, the root's the very last, so a
+    copy cut short holds no root metadata and does not open as a Zarr store.
+    """
+    fs.invalidate_cache()  # the objects were written by other processes (dask workers)
+    files = [f for f in fs.find(src) if f.startswith(f"{src}/")]
+
+    def metadata_last(path: str) -> tuple[bool, int]:
+        is_metadata = path.rsplit("/", 1)[-1] in _METADATA
+        return is_metadata, -path.count("/") if is_metadata else 0
+
+    for path in sorted(files, key=metadata_last):
+        fs.copy(path, dst + path[len(src) :])
+    fs.invalidate_cache()
 
 
 def recover_output(path: str | os.PathLike, storage_options: dict[str, Any] | None = None) -> None:
@@ -125,12 +183,24 @@ def recover_output(path: str | os.PathLike, storage_options: dict[str, Any] | No
 
 def _recover(fs, root: str) -> None:
     parent, name = _split(root)
+    if not isinstance(fs, LocalFileSystem):
+        fs.invalidate_cache()  # listings cached before other processes wrote
     try:
         entries = fs.ls(parent or ".", detail=True)
     except (FileNotFoundError, NotADirectoryError):
         return
     names = {entry["name"].rstrip("/").rsplit("/", 1)[-1]: entry for entry in entries}
     age = _age_of(names)
+    for marker in sorted(stale_tags(names, f".{name}.copy-", "", age, STALE_SECONDS)):
+        # A writer killed while copying its complete output in: finish its copy.
+        tmp = _join(parent, f".{name}.tmp-{marker[len(f'.{name}.copy-') :]}")
+        with contextlib.suppress(FileNotFoundError):
+            if fs.exists(tmp):
+                if fs.exists(root):
+                    fs.rm(root, recursive=True)
+                copy_tree(fs, tmp, root)
+                fs.rm(tmp, recursive=True)
+            fs.rm(_join(parent, marker))
     for aside in sorted(stale_tags(names, f".{name}.old-", "", age, STALE_SECONDS)):
         full = _join(parent, aside)
         with contextlib.suppress(FileNotFoundError, FileExistsError):  # a concurrent run

@@ -3,7 +3,8 @@
 Chunks are runs of consecutive row groups, planned from the files' footers alone, so the
 array's chunk sizes are known without reading any data and each chunk task reads only its
 own row groups and columns. The source object remembers that plan, which lets the writers
-carry key columns through row-aligned (``keep_columns``).
+carry key columns through row-aligned (``keep_columns``). Hive partition keys
+(``year=2020/`` folders, see :mod:`distgmm.io._hive`) are columns too, made from the paths.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dask.base import tokenize
-from dask.utils import natural_sort_key
 
 from ..errors import InvalidInputError
-from ._common import DEFAULT_CHUNK_BYTES, float_dtype, missing, url_to_fs
+from ._common import DEFAULT_CHUNK_BYTES, float_dtype, url_to_fs
+from ._hive import Partitions, hive_partitions, prefix_of
+from ._parquet_files import check_no_null_keys, check_no_nulls, list_files, plan_chunks, read_footer
 
 #: The source of every array made by :func:`read_parquet`, by array name.
 _SOURCES: weakref.WeakValueDictionary[str, ParquetRows] = weakref.WeakValueDictionary()
@@ -37,8 +39,11 @@ class ParquetRows:
     once on the client, so a worker only opens the files it reads from.
     """
 
-    def __init__(self, fs, files, columns, widths, dtype, groups, chunks, token, sizes) -> None:
+    def __init__(
+        self, fs, files, columns, widths, dtype, groups, chunks, token, sizes, partitions=None
+    ) -> None:
         self.fs, self.files, self.columns, self.widths = fs, files, columns, widths
+        self.partitions: Partitions | None = partitions
         self.dtype = dtype
         self.groups = groups  # per chunk: list of (file index, row group indices)
         self.sizes = sizes  # per file: rows of each row group, as its footer said when planned
@@ -50,9 +55,21 @@ class ParquetRows:
 
     @functools.cached_property
     def names(self) -> list[str]:
-        """All column names of the files (features or not)."""
+        """All column names of the files (features or not), partition keys included."""
         with self.fs.open(self.files[0], "rb") as f:
-            return pq.ParquetFile(f).schema_arrow.names
+            schema = pq.ParquetFile(f).schema_arrow
+        return (self.partitions.extend(schema) if self.partitions else schema).names
+
+    def _in_path(self, columns: list[str]) -> list[str]:
+        """The columns among ``columns`` that come from the partition folders' names."""
+        if self.partitions is None:
+            return []
+        return [c for c in columns if c in self.partitions.keys and c not in self._file_names]
+
+    @functools.cached_property
+    def _file_names(self) -> frozenset[str]:
+        with self.fs.open(self.files[0], "rb") as f:
+            return frozenset(pq.ParquetFile(f).schema_arrow.names)
 
     def __dask_tokenize__(self):
         return self._token
@@ -67,6 +84,8 @@ class ParquetRows:
             when the chunks were planned (rewritten since): either names the file.
         """
         tables = []
+        in_path = self._in_path(columns)
+        stored = [c for c in columns if c not in in_path]
         for file_index, row_groups in self.groups[chunk]:
             path = self.files[file_index]
             try:
@@ -74,7 +93,7 @@ class ParquetRows:
                     # Page checksums, where the writer stored them, catch damaged pages that
                     # would otherwise decode to wrong values (NaN, or finite garbage).
                     parquet = pq.ParquetFile(f, page_checksum_verification=True)
-                    table = parquet.read_row_groups(row_groups, columns=columns)
+                    table = parquet.read_row_groups(row_groups, columns=stored)
             except (pa.ArrowException, OSError) as err:
                 raise InvalidInputError(
                     f"Cannot read row groups {_span(row_groups)} of the Parquet file {path}: "
@@ -87,7 +106,11 @@ class ParquetRows:
                     f"{_span(row_groups)} hold {table.num_rows} rows, where {planned} were "
                     "planned. Open the data again (read_parquet) once the files are final."
                 )
-            tables.append(table)
+            for name in in_path:
+                table = table.append_column(
+                    name, self.partitions.column(name, file_index, table.num_rows)
+                )
+            tables.append(table.select(columns))
         return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
     def read_chunk(self, chunk: int) -> np.ndarray:
@@ -167,39 +190,13 @@ def _is_number(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
 
 
-def _list_files(fs, root: str, path) -> list[str]:
-    if any(c in root for c in "*?["):
-        files = [f for f in fs.glob(root) if fs.isfile(f)]
-    elif fs.isdir(root):
-        files = [
-            f
-            for f in fs.find(root)
-            if f.endswith((".parquet", ".parq"))
-            and not any(part.startswith(("_", ".")) for part in f[len(root) :].split("/"))
-        ]
-    elif fs.isfile(root):
-        files = [root]
-    else:
-        raise missing(path, "Parquet file or folder")
-    if not files:
-        raise missing(path, "Parquet file (the folder or glob matched none)")
-    return sorted(files, key=natural_sort_key)
-
-
-def _footer(fs, path: str) -> pq.FileMetaData:
-    try:
-        with fs.open(path, "rb") as f:
-            return pq.ParquetFile(f).metadata
-    except (pa.ArrowInvalid, OSError) as err:
-        raise InvalidInputError(f"{path} is not a readable Parquet file: {err}") from err
-
-
-def _select(schema: pa.Schema, columns: list[str] | None, path) -> list[str]:
+def _select(schema: pa.Schema, columns: list[str] | None, path, in_path=()) -> list[str]:
     names = schema.names
     if columns is None:
-        # pandas writes a non-default index as a column; it is not a feature
+        # pandas writes a non-default index as a column; it is not a feature. Nor are the
+        # partition keys unless named: a year= folder would otherwise become a feature.
         index = json.loads((schema.metadata or {}).get(b"pandas", b"{}")).get("index_columns", [])
-        columns = [c for c in names if c not in index]
+        columns = [c for c in names if c not in index and c not in in_path]
         bad = [c for c in columns if not _numeric(schema.field(c).type)]
         if bad:
             raise InvalidInputError(
@@ -265,10 +262,13 @@ def read_parquet(
         or ``.`` are skipped, as Spark and Dask write them), or a glob such as
         ``"data/*.parquet"``; local or any fsspec URL (``s3://`` needs ``s3fs``,
         ``gs://`` needs ``gcsfs``). Files are taken in natural sort order of their names.
+        Hive partition folders (``year=2020/``) below the folder (or the glob's fixed
+        part) make columns of their keys: integer, float or string values, the same for
+        every row of a file.
     columns : list of str, optional
         The feature columns, in order. Numeric (integer, float, boolean) or fixed-length
-        lists of numbers (embeddings), each list element a feature. Default: all columns,
-        which must then all be numeric.
+        lists of numbers (embeddings), each list element a feature, or numeric partition
+        keys. Default: all columns but the partition keys, which must then all be numeric.
     chunk_bytes : int
         Target bytes per dask chunk; a chunk is a run of whole row groups.
     storage_options : dict, optional
@@ -288,34 +288,42 @@ def read_parquet(
         rows. Nulls and ragged lists are found when their chunk is read, and raise then.
     """
     fs, root = url_to_fs(path, storage_options)
-    files = _list_files(fs, root.rstrip("/"), path)
+    files = list_files(fs, root.rstrip("/"), path)
     with ThreadPoolExecutor(min(16, len(files))) as pool:
-        metas = list(pool.map(lambda f: _footer(fs, f), files))
-    schema = metas[0].schema.to_arrow_schema()
-    columns = _select(schema, columns, path)
+        metas = list(pool.map(lambda f: read_footer(fs, f), files))
+    stored = metas[0].schema.to_arrow_schema()
+    partitions = hive_partitions(prefix_of(root), files)
+    schema = partitions.extend(stored)
+    in_path = [c for c in partitions.keys if c not in stored.names]
+    columns = _select(schema, columns, path, in_path)
     kinds = [schema.field(c).type for c in columns]
     for file, meta in zip(files[1:], metas[1:], strict=True):
         other = meta.schema.to_arrow_schema()
         for name, kind in zip(columns, kinds, strict=True):
+            if name in in_path:
+                continue
             if name not in other.names or other.field(name).type != kind:
                 found = other.field(name).type if name in other.names else "missing"
                 raise InvalidInputError(
                     f"Parquet files under {path} disagree on column {name!r}: {kind} in "
                     f"{files[0]}, {found} in {file}. Rewrite them with one schema."
                 )
-    _check_no_nulls(files, metas, columns)
+    check_no_nulls(files, metas, columns)
+    check_no_null_keys(files, partitions, [c for c in columns if c in in_path])
     widths = [_width(fs, files, metas, c, k) for c, k in zip(columns, kinds, strict=True)]
     if 0 in widths:
         raise InvalidInputError(f"Column {columns[widths.index(0)]!r} of {path} is empty lists.")
     dtype = np.result_type(*(float_dtype(_value_dtype(k), f"column of {path}") for k in kinds))
-    groups, chunks = _plan(metas, sum(widths) * dtype.itemsize, chunk_bytes)
+    groups, chunks = plan_chunks(metas, sum(widths) * dtype.itemsize, chunk_bytes)
     if not chunks:
         raise InvalidInputError(f"{path} holds no rows: there is nothing to fit.")
     token = tokenize(
         [fs.ukey(f) for f in files], files, columns, widths, str(dtype), chunks, fs.protocol
     )
     sizes = [[m.row_group(g).num_rows for g in range(m.num_row_groups)] for m in metas]
-    rows = ParquetRows(fs, files, columns, widths, dtype, groups, chunks, token, sizes)
+    rows = ParquetRows(
+        fs, files, columns, widths, dtype, groups, chunks, token, sizes, partitions or None
+    )
     X = da.from_array(
         rows,
         chunks=(tuple(chunks), (rows.shape[1],)),
@@ -324,50 +332,6 @@ def read_parquet(
     )
     _SOURCES[X.name] = rows
     return X
-
-
-def _check_no_nulls(files, metas, columns: list[str]) -> None:
-    """Fail early on nulls the footers' statistics already show (chunks check the rest)."""
-    for path, meta in zip(files, metas, strict=True):
-        leaves = {}
-        for i in range(meta.num_columns):
-            leaves.setdefault(meta.schema.column(i).path.split(".")[0], []).append(i)
-        for name in columns:
-            nulls = 0
-            for group in range(meta.num_row_groups):
-                for leaf in leaves.get(name, []):
-                    stats = meta.row_group(group).column(leaf).statistics
-                    if stats is not None and stats.has_null_count:
-                        nulls += stats.null_count
-            if nulls:
-                raise InvalidInputError(
-                    f"Parquet column {name!r} has {nulls} null value(s) in {path}. Drop or "
-                    "fill the nulls first."
-                )
-
-
-def _plan(metas, row_bytes: int, chunk_bytes: int):
-    """Runs of consecutive non-empty row groups of about ``chunk_bytes`` each."""
-    groups, chunks = [], []
-    current, rows = [], 0
-    for file_index, meta in enumerate(metas):
-        for group in range(meta.num_row_groups):
-            n = meta.row_group(group).num_rows
-            if not n:
-                continue
-            if current and current[-1][0] == file_index:
-                current[-1][1].append(group)
-            else:
-                current.append((file_index, [group]))
-            rows += n
-            if rows * row_bytes >= chunk_bytes:
-                groups.append(current)
-                chunks.append(rows)
-                current, rows = [], 0
-    if rows:
-        groups.append(current)
-        chunks.append(rows)
-    return groups, chunks
 
 
 def parquet_source(X) -> ParquetRows | None:

@@ -83,7 +83,8 @@ def write_predictions(
         is replaced, not even a file or folder that appears at ``path`` while this one is
         written.
     storage_options : dict, optional
-        For an fsspec URL ``path``.
+        For an fsspec URL ``path``. On an object store the complete output is copied onto
+        ``path``, which is not atomic (see :mod:`distgmm.io._output`).
     client : distributed.Client, optional
         Where to run; default: Dask's current scheduler.
 
