@@ -125,3 +125,13 @@ def test_equal_weights_resume_an_unweighted_checkpoint(tmp_path, make_mixture):
         X, max_iter=5, tol=0.0, checkpoint=path, resume=True, sample_weight=np.full(1000, 1e-20)
     )
     assert_identical(resumed, quiet_fit(X, max_iter=5, tol=0.0))
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/fit.ckpt", "gs://bucket/fit.ckpt"])
+def test_a_checkpoint_url_is_refused_before_the_fit(url, tmp_path):
+    # rewritten every iteration, a checkpoint must be a local path: refused before any pass,
+    # not after the first iteration's save wrote into a local 's3:' folder
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(InvalidInputError, match="is a URL; a checkpoint is rewritten"):
+        GaussianMixture(2, checkpoint=url, random_state=0).fit(X)
+    assert not os.path.exists(url.split(":")[0] + ":")

@@ -10,6 +10,7 @@ warm starts, lazy inference on dask input, writers) is here, once.
 from __future__ import annotations
 
 import functools
+import re
 import time
 
 import dask.array as da
@@ -139,6 +140,11 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
             raise InvalidInputError(
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}. Use fewer components."
+            )
+        if isinstance(self.checkpoint, str) and re.match(r"(?!file://)\w+://", self.checkpoint):
+            raise InvalidInputError(
+                f"checkpoint={self.checkpoint!r} is a URL; a checkpoint is rewritten every "
+                "iteration and must be a local path (or on a shared file system)."
             )
         lazy, digest = isinstance(X, da.Array), self.checkpoint is not None
         weights = check_sample_weight(sample_weight, n_samples, lazy, self.n_components, digest)
