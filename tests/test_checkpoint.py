@@ -128,7 +128,8 @@ def test_equal_weights_resume_an_unweighted_checkpoint(tmp_path, make_mixture):
 
 
 @pytest.mark.parametrize("url", ["s3://bucket/fit.ckpt", "gs://bucket/fit.ckpt"])
-def test_a_checkpoint_url_is_refused_before_the_fit(url, tmp_path):
+def test_a_checkpoint_url_is_refused_before_the_fit(url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a save would have made the 's3:' folder
     # rewritten every iteration, a checkpoint must be a local path: refused before any pass,
     # not after the first iteration's save wrote into a local 's3:' folder
     X = np.random.default_rng(0).normal(size=(50, 2))
