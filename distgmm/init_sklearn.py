@@ -44,7 +44,8 @@ def _strided_sample(X: np.ndarray) -> np.ndarray:
 def _weighted_mean(X: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
     total = np.zeros(X.shape[1])
     for start in range(0, len(X), _MEAN_BLOCK):
-        block = np.asarray(X[start : start + _MEAN_BLOCK], dtype=np.float64)
+        # C order: a column-major block (pandas, polars) would be summed in another order
+        block = np.ascontiguousarray(X[start : start + _MEAN_BLOCK], dtype=np.float64)
         if sample_weight is None:
             total += block.sum(axis=0)
         else:
@@ -118,7 +119,7 @@ def _from_rows(X: np.ndarray, points: np.ndarray, spec: InitSpec) -> GaussianPar
     if spec.covariance_type == "tied":
         second = np.zeros((d, d))
         for start in range(0, len(X), _MEAN_BLOCK):
-            block = np.asarray(X[start : start + _MEAN_BLOCK], dtype=np.float64)
+            block = np.ascontiguousarray(X[start : start + _MEAN_BLOCK], dtype=np.float64)
             second += block.T @ block
         covariances = (second - (nk * means.T) @ means) / nk.sum() + spec.reg_covar * np.eye(d)
     elif spec.covariance_type == "full":

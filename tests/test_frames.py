@@ -267,13 +267,26 @@ def test_a_numpy_backed_data_array_fits_as_numpy(X):
     assert not hasattr(GaussianMixture(3, random_state=0).fit(unnamed), "feature_names_in_")
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("init_params", ["kmeans", "random_from_data"])
+def test_pandas_frames_fit_as_their_rows(X, covariance_type, init_params):
+    # pandas hands numpy column-major rows; their sums must not round in another order
+    pd = pytest.importorskip("pandas", reason="pandas is not installed")
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    settings = dict(covariance_type=covariance_type, init_params=init_params, random_state=0)
+    for sample_weight in (None, weights):
+        frame = pd.DataFrame(X, columns=COLUMNS)
+        assert np.asarray(frame).flags.f_contiguous
+        gm = GaussianMixture(2, **settings).fit(frame, sample_weight=sample_weight)
+        assert_same_fit(gm, GaussianMixture(2, **settings).fit(X, sample_weight=sample_weight))
+
+
 def test_polars_frames(X):
     pl = pytest.importorskip("polars", reason="polars is not installed")
     frame = pl.DataFrame(X, schema=COLUMNS)
     gm = GaussianMixture(2, random_state=0).fit(frame)
     ref = GaussianMixture(2, random_state=0).fit(X)
-    # polars hands numpy column-major rows: the sums round differently (as for pandas)
-    assert_same_fit(gm, ref, rtol=1e-12)
+    assert_same_fit(gm, ref)  # polars hands numpy column-major rows: the same fit still
     assert list(gm.feature_names_in_) == COLUMNS
     np.testing.assert_array_equal(gm.predict(frame), ref.predict(X))
     with pytest.raises(InvalidInputError, match="feature names should match"):
