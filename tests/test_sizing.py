@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import tracemalloc
+import subprocess
+import sys
 
 import dask.array as da
 import numpy as np
@@ -10,31 +11,40 @@ import pytest
 
 from distgmm import local_client
 from distgmm._sizing import WORKER_BASELINE_BYTES, fit_scratch_bytes, pass_scratch_bytes
+from distgmm.engine import DaskPasses
+from distgmm.families.gaussian.kernel import GaussianKernel
+
+_PEAKS = """
+import sys, tracemalloc
+import numpy as np
 from distgmm.core.chunk import chunk_summaries
-from distgmm.engine import DaskPasses, single_threaded_blas
+from distgmm.engine import single_threaded_blas
 from distgmm.families.gaussian.kernel import prepare_em
 from distgmm.families.gaussian.params import GaussianParams
 
-
-def _full_model(k: int, d: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    covariances = np.broadcast_to(np.eye(d), (k, d, d)).copy()
-    params = GaussianParams.from_covariances(
-        "full", np.full(k, 1.0 / k), rng.standard_normal((k, d)), covariances
-    )
-    return prepare_em(params, np.zeros(d))
-
-
-def _peak(X, model) -> int:
-    """Peak bytes the pass allocates beyond its input, as a chunk task runs it (one BLAS
-    thread)."""
-    with single_threaded_blas():
+d, k = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(0)
+covariances = np.broadcast_to(np.eye(d), (k, d, d)).copy()
+params = GaussianParams.from_covariances(
+    "full", np.full(k, 1.0 / k), rng.standard_normal((k, d)), covariances
+)
+model = prepare_em(params, np.zeros(d))
+with single_threaded_blas():  # as a chunk task runs it
+    for rows in map(int, sys.argv[3:]):
+        X = rng.standard_normal((rows, d))
         tracemalloc.start()
-        try:
-            chunk_summaries(X, [model], np.zeros(X.shape[1]))
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        chunk_summaries(X, [model], np.zeros(d))
+        print(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+"""
+
+
+def _peaks(d: int, k: int, rows: tuple[int, ...]) -> list[int]:
+    """Peak bytes the pass allocates beyond its input, per chunk size, measured in a fresh
+    process (no other thread's allocations traced)."""
+    args = [sys.executable, "-c", _PEAKS, str(d), str(k), *map(str, rows)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=300)
+    return [int(line) for line in out.stdout.split()]
 
 
 @pytest.mark.parametrize(
@@ -56,11 +66,10 @@ def test_scratch_of_narrow_and_wide_data(d, k, want):
 def test_scratch_bounds_the_chunk_pass_whatever_its_rows(d, k):
     """The pass's own allocations (tracemalloc) stay under the rule's scratch, and do not
     grow with the chunk's rows: the per-row scratch lives one row block at a time."""
-    model = _full_model(k, d)
-    scratch = pass_scratch_bytes([(model.kernel, k, False)], d, np.float64)
-    rng = np.random.default_rng(1)
-    peaks = [_peak(rng.standard_normal((rows, d)), model) for rows in (20_000, 80_000)]
+    scratch = pass_scratch_bytes([(GaussianKernel("full", "full"), k, False)], d, np.float64)
+    peaks = _peaks(d, k, (20_000, 80_000))
     assert max(peaks) <= scratch < 1.5 * min(peaks)
+    # (K, rows) responsibilities of the whole chunk would add 60_000 * K * 8 bytes or more
     assert abs(peaks[1] - peaks[0]) < 0.01 * peaks[0]
 
 
