@@ -116,7 +116,8 @@ def test_data_that_fit_are_persisted(small_workers):
 
 @pytest.mark.cluster
 def test_streamed_chunks_too_large_for_the_workers_warn(small_workers, caplog):
-    """128 MiB chunks read 3x their size: with a worker's process, above its pause fraction."""
+    """128 MiB chunks read 3x their size: with a worker's process, above the fraction of its
+    limit at which it is restarted; 32 MiB chunks do not warn."""
     rows = 128 * 2**20 // (5 * 8)
     X = da.random.RandomState(0).standard_normal((4 * rows, 5), chunks=(rows, 5))
     with caplog.at_level("WARNING", logger="distgmm._sizing"):
