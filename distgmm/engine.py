@@ -21,10 +21,10 @@ from typing import Any, Protocol
 import dask
 import dask.array as da
 import numpy as np
-import psutil
 from dask import delayed
 from threadpoolctl import ThreadpoolController
 
+from ._sizing import check_streamed, persist_fits
 from .core.chunk import chunk_summaries
 from .core.family import PassModel
 from .core.summary import Summary as Stats
@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 
 #: Chunk size for numpy input: small enough that two cores share the work evenly.
 NUMPY_CHUNK_BYTES = 16 * 2**20
-#: Persist dask input when it takes at most this fraction of the memory available to it.
-PERSIST_FRACTION = 0.5
 SPLIT_EVERY = 8
 
 
@@ -229,7 +227,9 @@ class DaskPasses:
     worker holds one chunk per thread at a time and a read chunk never waits in memory for
     a separate task. The batch of pass models enters each graph once, as a single key every
     chunk task depends on, so the parameters cross the network once per worker and pass.
-    The data are persisted in the cluster's memory when they fit (``persist='auto'``),
+    The data are persisted in the cluster's memory when they fit with the passes' working set
+    (``persist='auto'``, :func:`distgmm._sizing.persist_fits`; ``scratch`` is the bytes of
+    per-block buffers of a chunk task, :func:`distgmm._sizing.pass_scratch_bytes`),
     otherwise every pass reads them from their source again; either way the graph of a pass
     is built afresh from the array's own, so it does not grow with the iterations. Chunks
     already in memory (persisted, or scattered numpy data) have nothing to fuse, and their
@@ -244,6 +244,7 @@ class DaskPasses:
         client=None,
         persist: bool | str = "auto",
         scattered: _Scattered | None = None,
+        scratch: int = 0,
     ) -> None:
         self._scattered = scattered
         if scattered is not None:
@@ -253,9 +254,16 @@ class DaskPasses:
         self.client = client
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
-        self.persisted = _should_persist(X, client) if persist == "auto" else bool(persist)
+        row_bytes = X.shape[1] * X.dtype.itemsize + (0 if sample_weight is None else 8)
+        self.persisted = (
+            persist_fits(X.chunks[0], row_bytes, scratch, client)
+            if persist == "auto"
+            else bool(persist)
+        )
         if self.persisted:
             X, sample_weight = self._persist(X, sample_weight)
+        elif scattered is None:
+            check_streamed(X.chunks[0], row_bytes, scratch, client)
         self._use(X, sample_weight)
         self._stack = ExitStack()
         if client is None:  # local threads: keep BLAS single-threaded per task
@@ -366,25 +374,8 @@ class DaskPasses:
         self._arrays = ()
 
 
-def _should_persist(X: da.Array, client) -> bool:
-    budget = _memory_budget(client)
-    fits = X.nbytes <= PERSIST_FRACTION * budget
-    logger.debug("data %.3g bytes, memory budget %.3g bytes: persist=%s", X.nbytes, budget, fits)
-    return fits
-
-
-def _memory_budget(client) -> float:
-    """Memory the data may occupy: the workers' limits, or this machine's available memory."""
-    if client is not None:
-        workers = client.scheduler_info(n_workers=-1).get("workers", {})
-        limits = [w.get("memory_limit") or 0 for w in workers.values()]
-        if limits and all(limits):
-            return float(sum(limits))
-    return float(psutil.virtual_memory().available)
-
-
 def make_passes(
-    X, sample_weight=None, client=None, persist: bool | str = "auto"
+    X, sample_weight=None, client=None, persist: bool | str = "auto", scratch: int = 0
 ) -> InMemoryPasses | DaskPasses:
     """The pass runner for ``X``: in process for numpy (unless a client is given), Dask otherwise.
 
@@ -395,12 +386,16 @@ def make_passes(
     client : distributed.Client, optional
         Run on this cluster; numpy input is then moved to it as a dask array.
     persist : bool or 'auto'
-        For dask input, keep the data in (cluster) memory between passes.
+        For dask input, keep the data in (cluster) memory between passes; 'auto' does when
+        they fit with the passes' working set (:func:`distgmm._sizing.persist_fits`).
+    scratch : int
+        Bytes of per-block buffers each chunk task allocates
+        (:func:`distgmm._sizing.pass_scratch_bytes`), for that decision.
     """
     if isinstance(X, da.Array):
         if sample_weight is not None and not isinstance(sample_weight, da.Array):
             sample_weight = da.from_array(np.asarray(sample_weight), chunks=(X.chunks[0],))
-        return DaskPasses(X, sample_weight, client=client, persist=persist)
+        return DaskPasses(X, sample_weight, client=client, persist=persist, scratch=scratch)
     if client is not None:
         return DaskPasses(None, client=client, scattered=_Scattered(client, X, sample_weight))
     return InMemoryPasses(X, sample_weight)

@@ -78,7 +78,7 @@ def test_streaming_fit_stays_within_worker_memory(big_zarr):
         client.run(_start_rss_sampler)
         streamed = GaussianMixture(3, client=client, **params)
         with pytest.warns(UserWarning, match="did not converge"):
-            streamed.fit(X)  # persist='auto' must choose to stream: 1 GiB > half of 1000 MiB
+            streamed.fit(X)  # persist='auto' streams: 1 GiB > 2 x 0.6 x 1000 MiB
         peaks = client.run(_peak_rss)
         assert client.run(os.getpid) == pids, "a worker was restarted"
         assert sum(client.run(_disk_writes).values()) == 0, "data were spilled to disk"

@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state
 
 from .._callerwarn import warn_at_caller
 from .._frames import is_dask_frame, is_xarray, sample_weight_like
+from .._sizing import fit_scratch_bytes
 from .._weights import check_sample_weight
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..core.em import EMProgress, EMResult, IterationReport, best_result, run_em
@@ -158,6 +159,9 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
                 weights.values,
                 client=client if isinstance(X, da.Array) or self.client else None,
                 persist=self.persist,
+                scratch=fit_scratch_bytes(
+                    self.covariance_type, self.n_components, X.shape[1], X.dtype, self.n_init
+                ),
             )
             start = functools.partial(self._start, X, passes, spec, random_state, weights.values)
             seed = seed_identity(self.random_state, random_state)

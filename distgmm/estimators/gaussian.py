@@ -80,8 +80,10 @@ class GaussianMixture(BaseMixture):
         to the workers chunk by chunk, and scattered again if a worker dies with some).
     persist : bool or 'auto', default='auto'
         For dask input, whether to keep the data in (cluster) memory between passes.
-        'auto' persists when the data take at most half of the memory available (the
-        workers' memory limits), and otherwise reads them from their source every pass.
+        'auto' persists when every worker can hold its share of the chunks, one chunk being
+        read and the passes' scratch per thread within distributed's target fraction of its
+        memory limit (without a cluster: half of the available memory), and otherwise reads
+        them from their source every pass (see the README's rule on chunks and memory).
     checkpoint : str or os.PathLike, default=None
         A local file where the state of the fit (every restart's parameters and history)
         is saved after the initialisation and after every iteration, atomically: a fit
