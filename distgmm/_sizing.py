@@ -33,13 +33,16 @@ import psutil
 from .core.family import Kernel
 
 __all__ = [
+    "OUTPUT_CHUNK_BYTES",
     "READ_FACTOR",
     "WORKER_BASELINE_BYTES",
     "WorkerMemory",
     "check_streamed",
     "fit_scratch_bytes",
+    "output_rows",
     "pass_scratch_bytes",
     "persist_fits",
+    "split_rows",
     "task_bytes",
     "worker_memory",
 ]
@@ -226,3 +229,34 @@ def check_streamed(chunks: Sequence[int], row_bytes: int, scratch: int, client) 
             100 * worst,
             100 * terminate,
         )
+
+
+#: A prediction task's outputs are held whole until they are written or returned, and with
+#: K probabilities a row they can be many times its chunk's bytes (2 float32 features and
+#: K=50: a 64 MiB chunk gives 3.4 GB of probabilities). Chunks whose outputs would pass this
+#: are split (lazy outputs, Zarr) or written in parts (Parquet row groups).
+OUTPUT_CHUNK_BYTES = 64 * 2**20
+
+
+def output_rows(row_bytes: int, budget: int | None = None) -> int:
+    """The rows whose outputs of ``row_bytes`` each take at most ``budget`` bytes (>= 1;
+    :data:`OUTPUT_CHUNK_BYTES` by default)."""
+    budget = OUTPUT_CHUNK_BYTES if budget is None else budget
+    return max(1, budget // max(1, row_bytes))
+
+
+def split_rows(X, rows: int):
+    """Dask array ``X`` with every row chunk cut into near-equal pieces of at most ``rows``.
+
+    Pieces are never merged across chunks, so each output chunk depends on one input chunk
+    and a streamed chunk is still read once. Unknown chunk sizes are left alone.
+    """
+    sizes = X.chunks[0]
+    if not sizes or any(math.isnan(n) for n in sizes) or max(sizes) <= rows:
+        return X
+    pieces = []
+    for n in sizes:
+        parts = -(-n // rows)
+        base, extra = divmod(n, parts)
+        pieces += [base + 1] * extra + [base] * (parts - extra)
+    return X.rechunk({0: tuple(pieces)})

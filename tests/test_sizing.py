@@ -127,3 +127,55 @@ def test_streamed_chunks_too_large_for_the_workers_warn(small_workers, caplog):
     with caplog.at_level("WARNING", logger="distgmm._sizing"):
         DaskPasses(X.rechunk((rows // 4, 5)), client=small_workers, persist=False).close()
     assert not caplog.text
+
+
+# ---- prediction outputs: K values a row, bounded per chunk ----
+
+
+@pytest.fixture(scope="module")
+def wide_model():
+    from distgmm import GaussianMixture
+
+    X = np.random.default_rng(0).normal(size=(400, 2)).astype(np.float32)
+    return GaussianMixture(50, covariance_type="diag", max_iter=200, random_state=0).fit(X)
+
+
+def test_lazy_probabilities_come_in_chunks_of_bounded_bytes(wide_model):
+    # one 64 MiB chunk of 2 float32 features: its 50 probabilities a row are 3.4 GB whole
+    X = da.zeros((8_388_608, 2), dtype=np.float32, chunks=(8_388_608, 2))
+    for proba in (wide_model.predict_proba(X), wide_model._estep(X, "log_prob")):
+        assert max(proba.chunks[0]) * 50 * 8 <= 64 * 2**20
+        assert sum(proba.chunks[0]) == len(X)
+        assert len(proba.chunks[0]) == -(-len(X) // (64 * 2**20 // 400))  # as few as that
+    assert wide_model.predict(X).chunks[0] == X.chunks[0]  # 8 bytes a row: left whole
+
+
+def test_outputs_split_or_written_in_parts_equal_the_whole(wide_model, tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+    import zarr
+
+    import distgmm._sizing
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1000, 2)).astype(np.float32)
+    want_proba, want_labels = wide_model.predict_proba(X), wide_model.predict(X)
+    want_scores = wide_model.score_samples(X)
+    monkeypatch.setattr(distgmm._sizing, "OUTPUT_CHUNK_BYTES", 8 * 52 * 150)  # 150 rows
+    lazy = da.from_array(X, chunks=(400, 2))
+    proba = wide_model.predict_proba(lazy)
+    assert proba.chunks[0] == (134, 133, 133, 134, 133, 133, 100, 100)
+    np.testing.assert_array_equal(proba.compute(), want_proba)
+    zarr_out = wide_model.write_predictions(lazy, tmp_path / "out.zarr", proba=True)
+    group = zarr.open_group(zarr_out, mode="r")
+    assert group["probabilities"].chunks[0] <= 150
+    np.testing.assert_array_equal(group["probabilities"][:], want_proba)
+    np.testing.assert_array_equal(group["labels"][:], want_labels)
+    out = wide_model.write_predictions(
+        lazy, tmp_path / "out.parquet", proba=True, log_likelihood=True
+    )
+    parts = sorted((tmp_path / "out.parquet").glob("part-*.parquet"))
+    assert [pq.ParquetFile(p).metadata.num_row_groups for p in parts] == [3, 3, 2]
+    table = pq.read_table(out).to_pandas()
+    np.testing.assert_array_equal(table["label"], want_labels)
+    np.testing.assert_array_equal(table["log_likelihood"], want_scores)
+    np.testing.assert_array_equal(table[[f"proba_{k}" for k in range(50)]], want_proba)

@@ -26,6 +26,7 @@ from .._frames import (
     like_input,
     sample_weight_like,
 )
+from .._sizing import output_rows, split_rows
 from .._weights import check_sample_weight
 from ..core.predict import chunk_weighted_log_prob
 from ..errors import DistGMMError, InvalidInputError
@@ -93,6 +94,8 @@ class Inference:
         model, origin = self._pass_model()
         if isinstance(X, da.Array):
             X = X.rechunk({1: -1}) if X.numblocks[1] != 1 else X
+            if out in ("proba", "log_prob"):  # K float64 a row: bound each output chunk
+                X = split_rows(X, output_rows(8 * self.n_components))
             shared = delayed(model, traverse=False)
             # Lazy input was not scanned for NaN/inf; each block checks itself when computed.
             block_fn = finite_block_log_prob if check_finite else chunk_weighted_log_prob

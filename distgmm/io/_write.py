@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import zarr
 from dask import delayed
 
+from .._sizing import output_rows, split_rows
 from ..core.family import PassModel
 from ..core.predict import check_finite_rows, chunk_predictions
 from ..errors import InvalidInputError
@@ -110,8 +111,8 @@ def write_predictions(
     if keep:
         _check_keep(X, keep, source, kind)
     with atomic_output(path, overwrite, storage_options) as (fs, tmp):
-        if kind == "zarr":
-            X = _regular(X)
+        if kind == "zarr":  # each task writes whole chunks of outputs of bounded size
+            X = _regular(split_rows(X, output_rows(_row_bytes(outs, model.n_components))))
             group = zarr.open_group(
                 store=store_of(fs.unstrip_protocol(tmp), storage_options, False), mode="w-"
             )
@@ -208,8 +209,25 @@ def _parquet_block(X, shared, block_info=None):
     (fs, folder, width, keep, source), outs, model, origin = shared
     chunk = block_info[0]["chunk-location"][0]
     start = block_info[0]["array-location"][0][0]
-    values = _predict_block(X, outs, model, origin, start)
-    columns = dict(zip(keep, source.read_table(chunk, keep).columns, strict=True)) if keep else {}
+    kept = source.read_table(chunk, keep) if keep else None
+    # One row group per part of bounded output size: the outputs of a whole chunk can be
+    # many times its bytes (K probabilities a row).
+    step = output_rows(_row_bytes(outs, model.n_components))
+    with fs.open(f"{folder}/part-{chunk:0{width}d}.parquet", "wb") as f:
+        writer = None
+        for lo in range(0, max(len(X), 1), step):
+            hi = min(lo + step, len(X))
+            values = _predict_block(X[lo:hi], outs, model, origin, start + lo)
+            table = _parquet_table(outs, values, kept.slice(lo, hi - lo) if keep else None)
+            if writer is None:
+                writer = pq.ParquetWriter(f, table.schema)
+            writer.write_table(table)
+        writer.close()
+    return X.shape[0]
+
+
+def _parquet_table(outs, values, kept: pa.Table | None) -> pa.Table:
+    columns = dict(zip(kept.column_names, kept.columns, strict=True)) if kept is not None else {}
     for name, value in zip(outs, values, strict=True):
         if name == "labels":
             columns["label"] = value
@@ -217,6 +235,9 @@ def _parquet_block(X, shared, block_info=None):
             columns.update({f"proba_{k}": value[:, k] for k in range(value.shape[1])})
         else:
             columns[name] = value
-    with fs.open(f"{folder}/part-{chunk:0{width}d}.parquet", "wb") as f:
-        pq.write_table(pa.table(columns), f)
-    return X.shape[0]
+    return pa.table(columns)
+
+
+def _row_bytes(outs, n_components: int) -> int:
+    """Bytes of one row's outputs (int64 labels, float64 probabilities and scores)."""
+    return sum(8 * n_components if name == "probabilities" else 8 for name in outs)
