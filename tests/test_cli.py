@@ -636,3 +636,18 @@ def test_progress_on_a_terminal_shows_each_iteration(data, tmp_path, scheduler):
     assert "\r" not in piped.stderr
     assert "\x1b" not in piped.stderr
     assert "fitted 2 full components" in piped.stderr
+
+
+def test_the_librarys_logged_warnings_are_warning_lines(capsys):
+    # e.g. streamed chunks too large for the workers (distgmm._sizing): without a handler,
+    # Python printed the bare message; the CLI says whose warning it is, as for the readers'
+    import logging
+
+    from distgmm.cli import _library_warnings
+
+    with _library_warnings():
+        logging.getLogger("distgmm._sizing").warning("Use smaller chunks (%s)", "--chunk-mb")
+        logging.getLogger("distgmm.core.em").info("iteration 1")  # progress is not a warning
+    assert capsys.readouterr().err == "distgmm: warning: Use smaller chunks (--chunk-mb)\n"
+    logging.getLogger("distgmm._sizing").warning("after the command")
+    assert "distgmm: warning:" not in capsys.readouterr().err

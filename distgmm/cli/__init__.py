@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     out = _Output(args.json)
     try:
-        with _terminate_as_interrupt(), out.guard():
+        with _terminate_as_interrupt(), _library_warnings(), out.guard():
             return args.func(args, out)
     except Terminated:
         print(f"distgmm: terminated{_checkpoint_kept(args)}", file=sys.stderr, flush=True)
@@ -121,6 +121,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _exit_code(err)
         _error(_describe(err, code))
         return code
+
+
+@contextlib.contextmanager
+def _library_warnings() -> Iterator[None]:
+    """The library's logged warnings (chunks too large for the workers, lost chunks sent
+    again) as ``distgmm: warning:`` lines on stderr, like the readers' warnings."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("distgmm: warning: %(message)s"))
+    logger = logging.getLogger("distgmm")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 @contextlib.contextmanager
