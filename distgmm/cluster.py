@@ -58,7 +58,10 @@ def local_client(
 
     The workers run with ``MALLOC_TRIM_THRESHOLD_`` unset: distributed's default (65536)
     makes every large numpy temporary a fresh mapping and page faults, which measured here
-    halved EM speed on worker processes.
+    halved EM speed on worker processes. Tasks left without any worker for
+    ``distributed.scheduler.no-workers-timeout`` (2 minutes when unset) fail with
+    :class:`~distgmm.errors.NoWorkerError` in distgmm's own computations, and with
+    distributed's ``NoWorkerError`` in others.
 
     Parameters
     ----------
@@ -77,7 +80,11 @@ def local_client(
     """
     from distributed import Client, LocalCluster
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+    from ._waits import scheduler_config
+
+    # The scheduler reads its no-workers timeout when it starts.
+    config = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+    with dask.config.set({**config, **scheduler_config()}):
         cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=threads_per_worker,

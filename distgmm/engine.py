@@ -25,10 +25,10 @@ import psutil
 from dask import delayed
 from threadpoolctl import ThreadpoolController
 
+from ._waits import compute
 from .core.chunk import chunk_summaries
 from .core.family import PassModel
 from .core.summary import Summary as Stats
-from .errors import SchedulerLostError
 
 __all__ = ["DaskPasses", "InMemoryPasses", "Passes", "make_passes", "tree_reduce"]
 
@@ -289,15 +289,7 @@ class DaskPasses:
         return tuple(next(done) if a is not None else None for a in arrays)
 
     def _compute(self, graph):
-        if self.client is not None:
-            if self.client.status != "running":
-                # A graph submitted while the client tries to reconnect to a lost scheduler
-                # waits out the reconnection timeout (30 s by default), only to be cancelled.
-                raise SchedulerLostError(
-                    f"The Dask client lost its scheduler (client status {self.client.status!r})."
-                )
-            return self.client.compute(graph).result()
-        return dask.compute(graph)[0]
+        return compute(self.client, graph) if self.client is not None else dask.compute(graph)[0]
 
     def _map_chunks(self, func, *arrays, **shared) -> da.Array:
         return da.map_blocks(
