@@ -9,6 +9,7 @@ from the client and gives up after the same time without any.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -66,15 +67,12 @@ def result(future) -> Any:
 
     timeout = no_workers_timeout()
     poll = min(_POLL_SECONDS, timeout / 4)
+    # Waiting apart from result(): a task's own TimeoutError (a read from a store) must not
+    # pass for the end of a poll.
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
     alone_since = None
-    while True:
-        try:
-            return future.result(timeout=poll)
-        except SchedulerNoWorkerError as err:  # the scheduler's own timeout came first
-            raise NoWorkerError(err.timeout) from err
-        except TimeoutError:
-            if future.done():  # a task's own TimeoutError (a read from a store, ...)
-                raise
+    while not done.wait(poll):
         if _has_workers(future.client):
             alone_since = None
             continue
@@ -83,6 +81,10 @@ def result(future) -> Any:
         if now - alone_since >= timeout:
             future.cancel()
             raise NoWorkerError(timeout)
+    try:
+        return future.result()
+    except SchedulerNoWorkerError as err:  # the scheduler's own timeout came first
+        raise NoWorkerError(err.timeout) from err
 
 
 def _has_workers(client) -> bool:

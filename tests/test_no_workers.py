@@ -151,3 +151,17 @@ def test_local_client_fails_tasks_without_workers():
     with distgmm.local_client(0, dashboard_address=None) as client:
         seconds = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.no_workers_timeout)
         assert seconds == 120  # the default when Dask's setting is unset
+
+
+def _times_out() -> None:
+    raise TimeoutError("the task's own")
+
+
+@pytest.mark.timeout(120)
+def test_a_tasks_own_timeout_error_is_raised_as_it_is(cluster1):
+    from dask import delayed
+
+    from distgmm._waits import compute
+
+    with dask.config.set(NO_WORKERS), pytest.raises(TimeoutError, match="the task's own"):
+        compute(cluster1, delayed(_times_out)(dask_key_name="times-out"))
