@@ -25,6 +25,7 @@ import psutil
 from dask import delayed
 from threadpoolctl import ThreadpoolController
 
+from ._passnames import PassNames, named_combine
 from ._waits import compute
 from .core.chunk import chunk_summaries
 from .core.family import PassModel
@@ -246,6 +247,7 @@ class DaskPasses:
         scattered: _Scattered | None = None,
     ) -> None:
         self._scattered = scattered
+        self._names = PassNames()
         if scattered is not None:
             X, sample_weight = scattered.send()
             persist = False
@@ -305,14 +307,18 @@ class DaskPasses:
         """The ``Delayed`` statistics of one pass: chunk tasks and the reduction tree."""
         # One key holds the parameters; every chunk task depends on it rather than embedding
         # its own copy, so they are shipped once per worker.
-        shared = delayed((list(models), origin), traverse=False)
+        name = self._names.next()  # the dashboard's name of every task of the pass
+        shared = delayed((list(models), origin), traverse=False, name=f"{name}-parameters")
         if self._blocks is not None:
             task = delayed(_chunk_task)
-            parts = [task(row0, shared, *blocks) for row0, *blocks in self._blocks]
-        else:
-            per_chunk = self._map_chunks(_block_stats, *self._arrays, shared=shared)
+            parts = [
+                task(row0, shared, *blocks, dask_key_name=(name, i))
+                for i, (row0, *blocks) in enumerate(self._blocks)
+            ]
+        else:  # map_blocks' name= is the key's name, as given
+            per_chunk = self._map_chunks(_block_stats, *self._arrays, shared=shared, name=name)
             parts = list(per_chunk.to_delayed(optimize_graph=True).ravel())
-        return tree_reduce(parts, delayed(_combine_parts))
+        return tree_reduce(parts, named_combine(_combine_parts, name))
 
     def _computed(self, build: Callable[[], Any], retries: int = _RESCATTERS):
         """The result of the graph ``build()`` makes; made again after a re-scatter."""
