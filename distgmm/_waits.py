@@ -40,8 +40,17 @@ def no_workers_timeout() -> float:
 
 
 def scheduler_config() -> dict[str, str]:
-    """The setting a scheduler we start needs so that its tasks fail without workers too."""
-    return {_KEY: f"{no_workers_timeout()}s"}
+    """The setting a scheduler we start needs so that its tasks fail without workers too.
+
+    Two polls later than distgmm's own waits give up: those end first, with one error, where
+    the scheduler would log an error for each task it fails.
+    """
+    timeout = no_workers_timeout()
+    return {_KEY: f"{timeout + 2 * _poll_seconds(timeout)}s"}
+
+
+def _poll_seconds(timeout: float) -> float:
+    return min(_POLL_SECONDS, timeout / 4)
 
 
 def compute(client, collection) -> Any:
@@ -66,7 +75,7 @@ def result(future) -> Any:
     from distributed.scheduler import NoWorkerError as SchedulerNoWorkerError
 
     timeout = no_workers_timeout()
-    poll = min(_POLL_SECONDS, timeout / 4)
+    poll = _poll_seconds(timeout)
     # Waiting apart from result(): a task's own TimeoutError (a read from a store) must not
     # pass for the end of a poll.
     done = threading.Event()

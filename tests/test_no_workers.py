@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import dask
@@ -150,7 +151,7 @@ def test_local_client_fails_tasks_without_workers():
         client.submit(np.ones, 3, pure=False).result()
     with distgmm.local_client(0, dashboard_address=None) as client:
         seconds = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.no_workers_timeout)
-        assert seconds == 120  # the default when Dask's setting is unset
+        assert seconds == 122  # the default when Dask's setting is unset, and two polls
 
 
 def _times_out() -> None:
@@ -165,3 +166,33 @@ def test_a_tasks_own_timeout_error_is_raised_as_it_is(cluster1):
 
     with dask.config.set(NO_WORKERS), pytest.raises(TimeoutError, match="the task's own"):
         compute(cluster1, delayed(_times_out)(dask_key_name="times-out"))
+
+
+FIT_WITHOUT_WORKERS = """
+import sys
+import distgmm
+from distgmm import GaussianMixture, read_zarr
+from distgmm.errors import NoWorkerError
+
+with distgmm.local_client(0, dashboard_address=None) as client:
+    try:
+        GaussianMixture(3, client=client).fit(read_zarr(sys.argv[1]))
+    except NoWorkerError as err:
+        print(err)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_local_cluster_without_workers_is_one_error_not_a_log_per_task(points):
+    """distgmm's wait gives up before the scheduler of ``local_client`` fails the tasks,
+    which it logs task by task."""
+    result = subprocess.run(
+        [sys.executable, "-c", FIT_WITHOUT_WORKERS, str(points)],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        env={**os.environ, "DASK_DISTRIBUTED__SCHEDULER__NO_WORKERS_TIMEOUT": "2s"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "had no worker for 2 s" in result.stdout
+    assert "marked as failed" not in result.stderr, result.stderr
