@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 
 from distributed import Client, LocalCluster
 
@@ -37,7 +38,9 @@ class LocalClusterClient(Client):
         try:
             return super().close(*args, **kwargs)
         finally:
-            if cluster is not None:
+            # At interpreter exit (a client never closed, collected) the cluster's loop may be
+            # gone: distributed's own exit handler closes the cluster then.
+            if cluster is not None and not sys.is_finalizing():
                 close_cluster(cluster)
 
 
@@ -48,8 +51,10 @@ def close_cluster(cluster: LocalCluster, timeout: float = WORKER_EXIT_SECONDS) -
         workers = list(cluster.workers.values())
         await asyncio.gather(*(w.close(timeout=timeout) for w in workers), return_exceptions=True)
 
-    # Failing that (a loop already closed, at interpreter exit), the cluster's own close
-    # still ends every process; its warnings are then the better report.
+    if cluster.status.name in ("closing", "closed"):
+        return
+    # Failing that, the cluster's own close still ends every process; its warnings are then
+    # the better report.
     with contextlib.suppress(Exception):
         cluster.sync(close_workers)
     cluster.close()

@@ -91,3 +91,22 @@ def test_cli_local_cluster_shuts_down_quietly(tmp_path):
     assert not [line for line in result.stderr.splitlines() if any(n in line for n in NOISE)], (
         result.stderr
     )
+
+
+NEVER_CLOSED = """
+import os
+import distgmm
+client = distgmm.local_client(1, dashboard_address=None)
+print(*client.run(os.getpid).values())
+"""
+
+
+@pytest.mark.timeout(200)
+def test_a_client_never_closed_ends_with_the_interpreter():
+    """Collected at exit, it must not wait on the cluster's loop, already stopped."""
+    result = subprocess.run(
+        [sys.executable, "-c", NEVER_CLOSED], capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stderr
+    assert _running([int(pid) for pid in result.stdout.split()]) == []
+    assert "Traceback" not in result.stderr, result.stderr
