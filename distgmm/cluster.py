@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Any
 
 import dask
@@ -47,18 +46,24 @@ def resolve_client(client: Any = None):
     return client
 
 
-@contextmanager
 def local_client(
     n_workers: int | None = None,
     threads_per_worker: int = 1,
     memory_limit: str | float | None = "auto",
     **kwargs: Any,
 ):
-    """A ``distributed.Client`` on a local cluster of worker processes, closed on exit.
+    """A ``distributed.Client`` on a local cluster of worker processes, closed with it.
+
+    Use it as a context manager, ``with local_client() as client:``, or as a plain
+    client, ``client = local_client()`` then ``client.close()``: either way the worker
+    processes end when the client is closed.
 
     The workers run with ``MALLOC_TRIM_THRESHOLD_`` unset: distributed's default (65536)
     makes every large numpy temporary a fresh mapping and page faults, which measured here
-    halved EM speed on worker processes.
+    halved EM speed on worker processes. Tasks left without any worker for
+    ``distributed.scheduler.no-workers-timeout`` (2 minutes when unset) fail with
+    :class:`~distgmm.errors.NoWorkerError` in distgmm's own computations, and with
+    distributed's ``NoWorkerError`` in others.
 
     Parameters
     ----------
@@ -71,13 +76,18 @@ def local_client(
     **kwargs
         Passed to ``distributed.LocalCluster``.
 
-    Yields
-    ------
+    Returns
+    -------
     distributed.Client
     """
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+    from ._localcluster import LocalClusterClient, close_cluster
+    from ._waits import scheduler_config
+
+    # The scheduler reads its no-workers timeout when it starts.
+    config = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+    with dask.config.set({**config, **scheduler_config()}):
         cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=threads_per_worker,
@@ -86,7 +96,7 @@ def local_client(
             **kwargs,
         )
     try:
-        with Client(cluster) as client:
-            yield client
-    finally:
-        cluster.close()
+        return LocalClusterClient(cluster)
+    except BaseException:
+        close_cluster(cluster)
+        raise

@@ -24,11 +24,12 @@ import numpy as np
 from dask import delayed
 from threadpoolctl import ThreadpoolController
 
+from ._passnames import PassNames, named_combine
 from ._sizing import check_streamed, persist_fits
+from ._waits import compute
 from .core.chunk import chunk_summaries
 from .core.family import PassModel
 from .core.summary import Summary as Stats
-from .errors import SchedulerLostError
 
 __all__ = ["DaskPasses", "InMemoryPasses", "Passes", "make_passes", "tree_reduce"]
 
@@ -247,6 +248,7 @@ class DaskPasses:
         scratch: int = 0,
     ) -> None:
         self._scattered = scattered
+        self._names = PassNames()
         if scattered is not None:
             X, sample_weight = scattered.send()
             persist = False
@@ -297,15 +299,7 @@ class DaskPasses:
         return tuple(next(done) if a is not None else None for a in arrays)
 
     def _compute(self, graph):
-        if self.client is not None:
-            if self.client.status != "running":
-                # A graph submitted while the client tries to reconnect to a lost scheduler
-                # waits out the reconnection timeout (30 s by default), only to be cancelled.
-                raise SchedulerLostError(
-                    f"The Dask client lost its scheduler (client status {self.client.status!r})."
-                )
-            return self.client.compute(graph).result()
-        return dask.compute(graph)[0]
+        return compute(self.client, graph) if self.client is not None else dask.compute(graph)[0]
 
     def _map_chunks(self, func, *arrays, **shared) -> da.Array:
         return da.map_blocks(
@@ -321,14 +315,18 @@ class DaskPasses:
         """The ``Delayed`` statistics of one pass: chunk tasks and the reduction tree."""
         # One key holds the parameters; every chunk task depends on it rather than embedding
         # its own copy, so they are shipped once per worker.
-        shared = delayed((list(models), origin), traverse=False)
+        name = self._names.next()  # the dashboard's name of every task of the pass
+        shared = delayed((list(models), origin), traverse=False, name=f"{name}-parameters")
         if self._blocks is not None:
             task = delayed(_chunk_task)
-            parts = [task(row0, shared, *blocks) for row0, *blocks in self._blocks]
-        else:
-            per_chunk = self._map_chunks(_block_stats, *self._arrays, shared=shared)
+            parts = [
+                task(row0, shared, *blocks, dask_key_name=(name, i))
+                for i, (row0, *blocks) in enumerate(self._blocks)
+            ]
+        else:  # map_blocks' name= is the key's name, as given
+            per_chunk = self._map_chunks(_block_stats, *self._arrays, shared=shared, name=name)
             parts = list(per_chunk.to_delayed(optimize_graph=True).ravel())
-        return tree_reduce(parts, delayed(_combine_parts))
+        return tree_reduce(parts, named_combine(_combine_parts, name))
 
     def _computed(self, build: Callable[[], Any], retries: int = _RESCATTERS):
         """The result of the graph ``build()`` makes; made again after a re-scatter."""

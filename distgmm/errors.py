@@ -16,6 +16,7 @@ __all__ = [
     "DistGMMError",
     "EmptyComponentError",
     "InvalidInputError",
+    "NoWorkerError",
     "SchedulerLostError",
     "SingularCovarianceError",
 ]
@@ -53,6 +54,36 @@ class SchedulerLostError(ConnectionError):
     A ``ConnectionError``, not a :class:`DistGMMError`: nothing was wrong with the input or
     the model. A fit with a ``checkpoint`` can be resumed on a new cluster.
     """
+
+
+class NoWorkerError(ConnectionError):
+    """The Dask cluster had no worker for ``distributed.scheduler.no-workers-timeout``.
+
+    Raised by a computation of distgmm that waited on the cluster that long (2 minutes when
+    the setting is unset) with no worker to run its tasks: every worker died or left, and
+    none came back. A ``ConnectionError``, like :class:`SchedulerLostError`: nothing was
+    wrong with the input or the model. A fit with a ``checkpoint`` can be resumed once the
+    cluster has workers again.
+
+    Parameters
+    ----------
+    timeout : float
+        The seconds without any worker after which the wait was given up.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout)  # the only argument: a pickled copy is rebuilt from it
+
+    @property
+    def timeout(self) -> float:
+        return self.args[0]
+
+    def __str__(self) -> str:
+        return (
+            f"The Dask cluster had no worker for {self.timeout:g} s "
+            "(distributed.scheduler.no-workers-timeout): every worker died or left, and none "
+            "came back."
+        )
 
 
 class InvalidInputError(DistGMMError):

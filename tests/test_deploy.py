@@ -514,16 +514,16 @@ def test_unreachable_scheduler_is_a_cluster_error(tmp_path, data):
     assert line.startswith(f"distgmm: error: cannot reach a Dask scheduler at {address}")
 
 
-def test_no_worker_joining_is_a_cluster_error(processes, data, tmp_path, monkeypatch, capsys):
-    from distgmm.cli import _runtime, main
+def test_no_worker_joining_is_a_cluster_error(processes, data, tmp_path, capsys):
+    from distgmm.cli import main
 
     port = free_port()
     scheduler = processes.start(localize(compose_command("scheduler"), port=port))
     address = f"tcp://127.0.0.1:{port}"
     with Client(address, timeout=60):
         pass  # the scheduler is up, and no worker will join it
-    monkeypatch.setattr(_runtime, "WORKER_WAIT_SECONDS", 1)
-    assert main(fit_job(run_folder(tmp_path, data), address)[1:]) == 4
+    with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}):
+        assert main(fit_job(run_folder(tmp_path, data), address)[1:]) == 4
     Processes.kill(scheduler)
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -16,6 +16,7 @@ same command again continues an interrupted fit.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,7 +103,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 4
-        return subprocess.run(fit_command(cluster.scheduler_address, fit_args)).returncode
+        # distgmm waits as long itself (its default is 2 minutes), by the same setting.
+        env = {
+            **os.environ,
+            "DASK_DISTRIBUTED__SCHEDULER__NO_WORKERS_TIMEOUT": args.no_workers_timeout,
+        }
+        return subprocess.run(fit_command(cluster.scheduler_address, fit_args), env=env).returncode
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ Errors are one line on stderr, ``distgmm: error: <message>``, and an exit code:
 1     the fit failed (singular covariance, empty component), or an unexpected error
 2     bad usage or bad input: arguments, missing or invalid data, model or output files
 3     the fit did not converge, with ``--require-converged`` (the model is still saved)
-4     the cluster failed: its scheduler unreachable or lost, or tasks killed its workers;
-      a checkpoint written so far is left intact (rerun with ``--resume``)
+4     the cluster failed: its scheduler unreachable or lost, no worker for the no-workers
+      timeout, or tasks killed its workers; a checkpoint written so far is left intact
+      (rerun with ``--resume``)
 130   interrupted (Ctrl-C); a checkpoint written so far is left intact
 143   terminated (SIGTERM, as Kubernetes and Slurm stop a job); the checkpoint is left
       intact, and rerunning with ``--resume`` continues

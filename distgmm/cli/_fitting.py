@@ -11,6 +11,7 @@ import warnings
 from typing import Any
 
 from .. import BayesianGaussianMixture, ConvergenceWarning, GaussianMixture
+from .._waits import compute
 from ..errors import FitError, InvalidInputError
 from ..modelfile import save_model
 from ._bayesian import (
@@ -67,7 +68,7 @@ def _criteria(gm, X, client) -> dict[str, float]:
     weights (a lower bound on the log predictive density), as ``mean_score``.
     """
     n = int(X.shape[0])
-    total = float(client.compute(gm.score_samples(X).sum()).result())
+    total = float(compute(client, gm.score_samples(X).sum()))
     if is_bayesian(gm):
         return {"mean_score": total / n}
     n_parameters = gm._n_parameters()  # the count bic() and aic() use

@@ -24,7 +24,8 @@ import dask
 import numpy as np
 
 from .. import GaussianMixture, local_client
-from ..errors import InvalidInputError, SchedulerLostError
+from .._waits import no_workers_timeout
+from ..errors import InvalidInputError, NoWorkerError, SchedulerLostError
 from ..io import open_dataset
 from ._errors import ClusterError, UsageError, _one_line
 
@@ -79,10 +80,6 @@ def _dashboard(client) -> str:
     if importlib.util.find_spec("bokeh"):
         return client.dashboard_link
     return "no dashboard (pip install 'bokeh>=3.1' for one)"
-
-
-#: How long a command waits for the first worker of a running cluster to join.
-WORKER_WAIT_SECONDS = 120
 
 
 @contextlib.contextmanager
@@ -146,13 +143,15 @@ def _running_cluster(address: str) -> Iterator[Any]:
         ) from err
     try:
         with _cluster_failures(client, f"the Dask scheduler at {address}"):
+            # As long as any wait on a cluster without workers (distgmm._waits).
+            wait = no_workers_timeout()
             try:
-                client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+                client.wait_for_workers(1, timeout=wait)
             except TimeoutError:
                 raise ClusterError(
-                    f"no worker joined the Dask scheduler at {address} within "
-                    f"{WORKER_WAIT_SECONDS} s; start workers (dask worker {address}), then "
-                    "rerun the command"
+                    f"no worker joined the Dask scheduler at {address} within {wait:g} s "
+                    f"(distributed.scheduler.no-workers-timeout); start workers (dask worker "
+                    f"{address}), then rerun the command"
                 ) from None
             yield client
     finally:
@@ -172,7 +171,7 @@ def _cluster_failures(client, where: str) -> Iterator[None]:
     from distributed import KilledWorker
     from distributed.client import FutureCancelledError
     from distributed.comm import CommClosedError
-    from distributed.scheduler import NoWorkerError
+    from distributed.scheduler import NoWorkerError as SchedulerNoWorkerError
 
     try:
         yield
@@ -182,10 +181,11 @@ def _cluster_failures(client, where: str) -> Iterator[None]:
             f"({_one_line(str(err))}); workers running out of memory is the usual cause: give "
             "them more (--memory-limit, or the cluster's) or use smaller chunks (--chunk-mb)"
         ) from err
-    except NoWorkerError as err:
+    except (NoWorkerError, SchedulerNoWorkerError) as err:
         raise ClusterError(
-            f"{where} had no workers left ({_one_line(str(err))}); rerun the command once it "
-            "has workers again"
+            f"{where} had no workers left for {err.timeout:g} s (its no-workers timeout, "
+            "distributed.scheduler.no-workers-timeout); rerun the command once it has workers "
+            "again"
         ) from err
     except Exception as err:
         lost = isinstance(err, (CommClosedError, SchedulerLostError)) or (

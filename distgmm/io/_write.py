@@ -20,6 +20,7 @@ import zarr
 from dask import delayed
 
 from .._sizing import output_rows, split_rows
+from .._waits import compute
 from ..core.family import PassModel
 from ..core.predict import check_finite_rows, chunk_predictions
 from ..errors import InvalidInputError
@@ -133,7 +134,7 @@ def write_predictions(
             dtype=object,
             meta=np.empty((0, 0), object),
         )
-        done = client.compute(written).result() if client is not None else dask.compute(written)[0]
+        done = compute(client, written) if client is not None else dask.compute(written)[0]
         errors = [r for r in done.ravel() if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
