@@ -129,7 +129,12 @@ def partition_lengths(frame, client=None) -> tuple[int, ...]:
         counts = new_collection(Lengths(frame.expr))
     except (ImportError, AttributeError):  # another dask: count the plain way
         counts = frame.map_partitions(len)
-    counted = client.compute(counts).result() if client is not None else counts.compute()
+    if client is not None:
+        from ._waits import compute  # a wait that ends if the cluster has no worker left
+
+        counted = compute(client, counts)
+    else:
+        counted = counts.compute()
     return tuple(int(n) for n in counted)
 
 

@@ -107,6 +107,8 @@ def test_predictions_on_a_cluster_without_workers_raise(points, scheduler, worke
         Processes.kill(worker)
         with dask.config.set(NO_WORKERS), pytest.raises(NoWorkerError):
             gm.write_predictions(X, tmp_path / "labels.zarr")
+        with dask.config.set(NO_WORKERS), pytest.raises(NoWorkerError):
+            gm.score(X)
     assert not (tmp_path / "labels.zarr").exists()  # no partial output
 
 

@@ -27,6 +27,7 @@ from .._frames import (
     sample_weight_like,
 )
 from .._sizing import output_rows, split_rows
+from .._waits import compute
 from .._weights import check_sample_weight
 from ..core.predict import chunk_weighted_log_prob
 from ..errors import DistGMMError, InvalidInputError
@@ -234,7 +235,9 @@ class Inference:
         w, weight = weights.values, weights.total
         total, scaled = (scores.sum(), n) if w is None else ((scores * w).sum(), w.sum())
         if isinstance(total, da.Array) or isinstance(scaled, da.Array):
-            total, scaled = da.compute(total, scaled)
+            both = da.stack([da.asarray(total, dtype=np.float64), da.asarray(scaled, np.float64)])
+            with connected(self.client) as client:  # a wait that ends if no worker is left
+                total, scaled = compute(client, both) if client is not None else both.compute()
         return float(total) / float(scaled), weight
 
     def score(self, X, y=None, sample_weight=None):
