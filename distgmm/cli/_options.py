@@ -339,9 +339,15 @@ def _parser() -> argparse.ArgumentParser:
         help="write rows of a random Gaussian mixture to a new Zarr array",
     )
     make_data.add_argument("out", metavar="OUT", help="the Zarr array to create: path or URL")
-    make_data.add_argument("--rows", type=_int_at_least(1), default=1_000_000, help=default)
-    make_data.add_argument("--features", type=_int_at_least(1), default=16, help=default)
-    make_data.add_argument("-k", "--components", type=_int_at_least(1), default=8, help=default)
+    make_data.add_argument(
+        "--rows", type=_int_at_least(1), default=1_000_000, metavar="N", help=default
+    )
+    make_data.add_argument(
+        "--features", type=_int_at_least(1), default=16, metavar="N", help=default
+    )
+    make_data.add_argument(
+        "-k", "--components", type=_int_at_least(1), default=8, metavar="K", help=default
+    )
     make_data.add_argument(
         "--separation",
         type=_float_at_least(0.0),
@@ -350,47 +356,26 @@ def _parser() -> argparse.ArgumentParser:
         help="typical distance of the means, in noise standard deviations (default: "
         "%(default)s; below ~4 the components overlap)",
     )
-    make_data.add_argument("--seed", type=_int_at_least(0), default=0, help=default)
+    make_data.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help=default)
     make_data.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     make_data.set_defaults(func=_command("._commands", "_make_data"))
 
     demo = sub.add_parser(
         "demo", help="fit a synthetic Zarr dataset on a local cluster of processes"
     )
-    demo.add_argument(
-        "--rows",
-        type=_int_at_least(1),
-        metavar="N",
-        default=200_000,
-        help="rows to generate (default: %(default)s)",
-    )
-    demo.add_argument(
-        "--features",
-        type=_int_at_least(1),
-        metavar="N",
-        default=8,
-        help="features per row (default: %(default)s)",
-    )
-    demo.add_argument(
-        "--components",
-        type=_int_at_least(1),
-        metavar="N",
-        default=5,
-        help="components of the mixture drawn from and fitted (default: %(default)s)",
-    )
-    demo.add_argument(
-        "--workers",
-        type=_int_at_least(1),
-        metavar="N",
-        default=2,
-        help="worker processes of the local cluster (default: %(default)s)",
-    )
-    demo.add_argument(
-        "--seed",
-        type=_int_at_least(0),
-        metavar="N",
-        default=0,
-        help="of the data and the fit (default: %(default)s)",
-    )
+    for flag, least, default, what in (
+        ("--rows", 1, 200_000, "rows to generate"),
+        ("--features", 1, 8, "features per row"),
+        ("--components", 1, 5, "components of the mixture drawn from and fitted"),
+        ("--workers", 1, 2, "worker processes of the local cluster"),
+        ("--seed", 0, 0, "of the data and the fit"),
+    ):
+        demo.add_argument(
+            flag,
+            type=_int_at_least(least),
+            metavar="N",
+            default=default,
+            help=f"{what} (default: %(default)s)",
+        )
     demo.set_defaults(func=_command("._commands", "_demo"), json=False, debug=False)
     return parser
