@@ -221,3 +221,33 @@ def test_cli_checkpoint_must_be_local(tmp_path):
     result = run("fit", data, "-k", "2", "--out", tmp_path / "m.npz", "--checkpoint",
                  "s3://test/fit.ckpt", "--workers", "1")  # fmt: skip
     assert "--checkpoint s3://test/fit.ckpt is a URL" in assert_one_error_line(result, 2)
+
+
+@pytest.mark.cluster
+def test_the_readmes_s3_example_runs_word_for_word(s3, model):
+    """The README's S3 command, its endpoint pointed at this server: a model file, a
+    Hive-partitioned Parquet folder (``year=``) and the output, all on S3."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    fs, options, endpoint = s3
+    X, _ = model
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"```bash\n(distgmm predict s3://.*?)```", readme, re.S).group(1)
+    argv = shlex.split(block.replace("\\\n", " ").replace("http://minio:9000", endpoint))
+    fs.mkdir("bucket")
+    frame = pd.DataFrame({"id": np.arange(len(X)), "f0": X[:, 0], "f1": X[:, 1], "f2": X[:, 2]})
+    # fitted on named columns: predict reads those of the events by name (not id or year)
+    gm = GaussianMixture(3, random_state=0).fit(frame[["f0", "f1", "f2"]])
+    gm.save("s3://bucket/model.npz", storage_options=options)
+    for year, rows in ((2020, slice(0, 500)), (2021, slice(500, None))):
+        frame[rows].to_parquet(f"s3://bucket/events/year={year}/part-0.parquet",
+                               storage_options=options, index=False)  # fmt: skip
+    # credentials from the environment, which the command's own local cluster inherits
+    result = run(*argv[1:], env=AWS_ENV)
+    assert result.returncode == 0, result.stderr
+    labels = pd.read_parquet("s3://bucket/labels.parquet", storage_options=options)
+    np.testing.assert_array_equal(labels["id"], frame["id"])
+    np.testing.assert_array_equal(labels["year"], [2020] * 500 + [2021] * (len(X) - 500))
+    np.testing.assert_array_equal(labels["label"], gm.predict(frame[["f0", "f1", "f2"]]))

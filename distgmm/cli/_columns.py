@@ -27,7 +27,7 @@ def select_model_columns(args: argparse.Namespace, gm) -> None:
         return
     names = [str(name) for name in names]
     if args.columns is None:
-        if _format(str(args.data).rstrip("/"), None) == "parquet":
+        if _format(str(args.data).rstrip("/"), args.storage_options) == "parquet":
             args.columns = names
         return
     if sorted(args.columns) != sorted(names):
