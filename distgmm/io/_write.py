@@ -123,7 +123,9 @@ def write_predictions(
         else:
             fs.makedirs(tmp, exist_ok=True)
             width = max(5, len(str(X.numblocks[0] - 1)))
-            target = (fs, tmp, width, keep, source)
+            # the row-group size is decided here, not on the workers (one budget for all)
+            step = output_rows(_row_bytes(outs, model.n_components))
+            target = (fs, tmp, width, keep, source, step)
             task, shared = _parquet_block, (target, outs, model, origin)
         written = da.map_blocks(
             _reporting_errors,
@@ -207,13 +209,12 @@ def _zarr_block(X, shared, block_info=None):
 
 
 def _parquet_block(X, shared, block_info=None):
-    (fs, folder, width, keep, source), outs, model, origin = shared
+    (fs, folder, width, keep, source, step), outs, model, origin = shared
     chunk = block_info[0]["chunk-location"][0]
     start = block_info[0]["array-location"][0][0]
     kept = source.read_table(chunk, keep) if keep else None
     # One row group per part of bounded output size: the outputs of a whole chunk can be
     # many times its bytes (K probabilities a row).
-    step = output_rows(_row_bytes(outs, model.n_components))
     with fs.open(f"{folder}/part-{chunk:0{width}d}.parquet", "wb") as f:
         writer = None
         for lo in range(0, max(len(X), 1), step):
