@@ -25,6 +25,7 @@ from dask import delayed
 from threadpoolctl import ThreadpoolController
 
 from ._passnames import PassNames, named_combine
+from ._scattered import Scattered
 from ._sizing import check_streamed, persist_fits
 from ._waits import compute
 from .core.chunk import chunk_summaries
@@ -244,7 +245,7 @@ class DaskPasses:
         sample_weight: da.Array | None = None,
         client=None,
         persist: bool | str = "auto",
-        scattered: _Scattered | None = None,
+        scattered: Scattered | None = None,
         scratch: int = 0,
     ) -> None:
         self._scattered = scattered
@@ -395,52 +396,6 @@ def make_passes(
             sample_weight = da.from_array(np.asarray(sample_weight), chunks=(X.chunks[0],))
         return DaskPasses(X, sample_weight, client=client, persist=persist, scratch=scratch)
     if client is not None:
-        return DaskPasses(None, client=client, scattered=_Scattered(client, X, sample_weight))
+        scattered = Scattered(client, X, sample_weight, NUMPY_CHUNK_BYTES)
+        return DaskPasses(None, client=client, scattered=scattered)
     return InMemoryPasses(X, sample_weight)
-
-
-class _Scattered:
-    """numpy data sent to the workers chunk by chunk (never embedded in a graph).
-
-    The scattered chunks are the cluster's only copy: a worker that dies takes its chunks
-    with it, and the passes that need them fail. This process still has the array, so
-    :meth:`send` can scatter them again.
-    """
-
-    def __init__(self, client, X: np.ndarray, sample_weight=None) -> None:
-        rows = max(1, NUMPY_CHUNK_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
-        self.bounds = [(s, min(s + rows, len(X))) for s in range(0, len(X), rows)]
-        self.client = client
-        self.arrays = [X] if sample_weight is None else [X, np.asarray(sample_weight)]
-        self.futures: list = []
-
-    def send(self) -> tuple[da.Array, da.Array | None]:
-        """Scatter every chunk (again); the dask arrays of the data and the weights."""
-        again = bool(self.futures)
-        self.futures = []
-        out = []
-        for array in self.arrays:
-            # Fresh keys when sending again: the lost ones may linger in the scheduler.
-            futures = self.client.scatter(
-                [array[start:stop] for start, stop in self.bounds], hash=not again
-            )
-            self.futures += futures
-            out.append(
-                da.concatenate(
-                    [
-                        da.from_delayed(future, (stop - start, *array.shape[1:]), array.dtype)
-                        for future, (start, stop) in zip(futures, self.bounds, strict=True)
-                    ]
-                )
-            )
-        return out[0], (out[1] if len(out) > 1 else None)
-
-    def lost(self) -> int:
-        """How many scattered chunks no worker holds any more."""
-        gone = sum(future.status != "finished" for future in self.futures)
-        if gone:
-            return gone
-        # The client may not have heard yet: ask the scheduler (by key; a future's own
-        # methods raise once it is cancelled).
-        holders = self.client.who_has([future.key for future in self.futures])
-        return sum(not holders.get(future.key) for future in self.futures)
