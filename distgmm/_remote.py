@@ -19,14 +19,22 @@ from ._ownfiles import new_tag
 from .errors import InvalidInputError
 
 
-def remote_fs(path: str | os.PathLike[str], storage_options: dict[str, Any] | None):
-    """``(fs, path within fs)`` for a URL of a non-local file system; ``None`` for a local path."""
-    if not isinstance(path, str) or ("://" not in path and "::" not in path):
-        return None
+def is_local(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is on this machine's file system: no protocol, or ``file://``."""
+    path = os.fspath(path)
+    if "://" not in path and "::" not in path:
+        return True
     import fsspec  # here: importing distgmm should not import fsspec
 
-    if fsspec.utils.get_protocol(path) in ("file", "local"):
+    return fsspec.utils.get_protocol(path) in ("file", "local")
+
+
+def remote_fs(path: str | os.PathLike[str], storage_options: dict[str, Any] | None):
+    """``(fs, path within fs)`` for a URL of a non-local file system; ``None`` for a local path."""
+    if is_local(path):
         return None
+    import fsspec
+
     try:
         return fsspec.core.url_to_fs(path, **(storage_options or {}))
     except ImportError as err:  # e.g. s3:// without s3fs

@@ -19,18 +19,29 @@ from typing import Any
 import numpy as np
 
 from ._npzfile import save_npz_atomic
+from ._remote import is_local
 from ._safenpz import SafeNpz
 from .core.em import EMProgress, EMResult
 from .errors import InvalidInputError
 from .families.gaussian import covtypes as kernels
 from .families.gaussian.mle import GaussianMLE
 
-__all__ = ["checkpoint_iteration", "load_checkpoint", "save_checkpoint"]
+__all__ = ["check_local", "checkpoint_iteration", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "distgmm-checkpoint"
 FORMAT_VERSION = 1
 _BOUNDS = "lower_bounds"
 _HINT = " Delete it to start afresh."
+
+
+def check_local(path: str | os.PathLike | None, given_as: str) -> None:
+    """Refuse a checkpoint at a URL (``given_as`` names it as the user gave it): it is
+    rewritten every iteration, by an atomic rename that object stores do not have."""
+    if path is not None and not is_local(path):
+        raise InvalidInputError(
+            f"{given_as} is a URL; a checkpoint is rewritten every iteration and must be a "
+            "local path (or on a shared file system)."
+        )
 
 
 def save_checkpoint(

@@ -20,16 +20,13 @@ import fsspec
 
 from .._npzfile import check_writable
 from .._ownfiles import new_tag
+from .._remote import is_local
+from ..checkpoint import check_local
 from ..io._common import url_to_fs
 from ..io._output import recover_output
 from ._errors import UsageError
 
 _GLOB_CHARS = frozenset("*?[")
-
-
-def _local(path: str) -> bool:
-    protocol = fsspec.utils.get_protocol(path)
-    return protocol in ("file", "local")
 
 
 def _resolved(path: str) -> Path:
@@ -43,11 +40,11 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _input_overlap(path: str, inputs: list[tuple[str, str]]) -> str | None:
     """The option naming the input that ``path`` is, or is inside of, if any."""
-    if not _local(path):
+    if not is_local(path):
         return None
     target = _resolved(path)
     for option, source in inputs:
-        if not source or not _local(source):
+        if not source or not is_local(source):
             continue
         pattern = source.rstrip("/")
         if _GLOB_CHARS & set(pattern):
@@ -72,11 +69,8 @@ def check_outputs(
     recovered from a writer killed mid-way. Either way, their folders are checked writable.
     """
     given = {option: path for option, path in outputs.items() if path is not None}
-    if "--checkpoint" in given and not _local(given["--checkpoint"]):
-        raise UsageError(
-            f"--checkpoint {given['--checkpoint']} is a URL; a checkpoint is rewritten every "
-            "iteration and must be a local path (or on a shared file system)."
-        )
+    if "--checkpoint" in given:
+        check_local(given["--checkpoint"], f"--checkpoint {given['--checkpoint']}")
     inputs = [("DATA", args.data), ("MODEL", getattr(args, "model", None))]
     for option, path in given.items():
         overlap = _input_overlap(path, inputs)
@@ -86,7 +80,7 @@ def check_outputs(
                 f"{option} {path} is {what} {getattr(args, overlap.lower())} (or inside it), "
                 "which writing would destroy: choose another path."
             )
-    local = [(o, p) for o, p in given.items() if _local(p)]
+    local = [(o, p) for o, p in given.items() if is_local(p)]
     for (first, a), (second, b) in itertools.combinations(local, 2):
         if _resolved(a) == _resolved(b):
             raise UsageError(f"{first} and {second} are the same file {a}: give two paths.")
@@ -110,8 +104,8 @@ _WHAT = {"--out": "the model", "--checkpoint": "the checkpoint"}
 
 
 def _exists(path: str, storage_options: dict | None) -> bool:
-    fs, root = url_to_fs(path, None if _local(path) else storage_options)
-    return fs.exists(root.rstrip("/")) or (_local(path) and os.path.islink(root))
+    fs, root = url_to_fs(path, None if is_local(path) else storage_options)
+    return fs.exists(root.rstrip("/")) or (is_local(path) and os.path.islink(root))
 
 
 def _check_output_folder(path: str) -> None:

@@ -10,7 +10,6 @@ warm starts, lazy inference on dask input, writers) is here, once.
 from __future__ import annotations
 
 import functools
-import re
 import time
 
 import dask.array as da
@@ -22,7 +21,7 @@ from .._callerwarn import warn_at_caller
 from .._frames import is_dask_frame, is_xarray, sample_weight_like
 from .._sizing import fit_scratch_bytes
 from .._weights import check_sample_weight
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import check_local, load_checkpoint, save_checkpoint
 from ..core.em import EMProgress, EMResult, IterationReport, best_result, run_em
 from ..engine import make_passes
 from ..errors import ConvergenceWarning, InvalidInputError
@@ -142,11 +141,7 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}. Use fewer components."
             )
-        if isinstance(self.checkpoint, str) and re.match(r"(?!file://)\w+://", self.checkpoint):
-            raise InvalidInputError(
-                f"checkpoint={self.checkpoint!r} is a URL; a checkpoint is rewritten every "
-                "iteration and must be a local path (or on a shared file system)."
-            )
+        check_local(self.checkpoint, f"checkpoint={self.checkpoint!r}")
         lazy, digest = isinstance(X, da.Array), self.checkpoint is not None
         weights = check_sample_weight(sample_weight, n_samples, lazy, self.n_components, digest)
         spec = self._init_spec(X.shape[1]) if do_init else None
