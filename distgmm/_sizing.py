@@ -153,7 +153,9 @@ def worker_memory(client) -> WorkerMemory | None:
     return WorkerMemory(limits, [w.get("nthreads", 1) for w in workers], used)
 
 
-def persist_fits(chunks: Sequence[int], row_bytes: int, scratch: int, client) -> bool:
+def persist_fits(
+    chunks: Sequence[int], row_bytes: int, scratch: int, workers: WorkerMemory | None
+) -> bool:
     """Whether persisting rows chunked as ``chunks`` keeps every worker under its target.
 
     Parameters
@@ -164,9 +166,9 @@ def persist_fits(chunks: Sequence[int], row_bytes: int, scratch: int, client) ->
         Bytes of one row (features x itemsize, plus 8 with sample weights).
     scratch : int
         :func:`pass_scratch_bytes` of the passes' models.
-    client : distributed.Client or None
-        Without one (or without memory limits), the data must take at most half of this
-        machine's available memory.
+    workers : WorkerMemory or None
+        The cluster's (:func:`worker_memory`); without one (no cluster, or workers without
+        memory limits), the data must take at most half of this machine's available memory.
 
     Returns
     -------
@@ -177,7 +179,6 @@ def persist_fits(chunks: Sequence[int], row_bytes: int, scratch: int, client) ->
         ``target x memory_limit``.
     """
     nbytes = sum(chunks) * row_bytes
-    workers = worker_memory(client)
     if workers is None:
         available = float(psutil.virtual_memory().available)
         logger.debug("data %.3g bytes, available memory %.3g bytes", nbytes, available)
@@ -197,7 +198,9 @@ def persist_fits(chunks: Sequence[int], row_bytes: int, scratch: int, client) ->
     return fits
 
 
-def check_streamed(chunks: Sequence[int], row_bytes: int, scratch: int, client) -> None:
+def check_streamed(
+    chunks: Sequence[int], row_bytes: int, scratch: int, workers: WorkerMemory | None
+) -> None:
     """Warn when streaming chunks of this size can get a worker restarted.
 
     Each thread of a worker reading a chunk holds up to :func:`task_bytes` of it; with the
@@ -208,7 +211,6 @@ def check_streamed(chunks: Sequence[int], row_bytes: int, scratch: int, client) 
     themselves, so they are not split here (that would not lower a read's memory): the
     reader's ``chunk_bytes`` (``--chunk-mb``) is the remedy, which the warning says.
     """
-    workers = worker_memory(client)
     if workers is None or not chunks:
         return
     task = task_bytes(max(chunks), row_bytes, scratch, read=True)

@@ -26,7 +26,7 @@ from threadpoolctl import ThreadpoolController
 
 from ._passnames import PassNames, named_combine
 from ._scattered import Scattered
-from ._sizing import check_streamed, persist_fits
+from ._sizing import check_streamed, persist_fits, worker_memory
 from ._waits import compute
 from .core.chunk import chunk_summaries
 from .core.family import PassModel
@@ -258,15 +258,16 @@ class DaskPasses:
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         row_bytes = X.shape[1] * X.dtype.itemsize + (0 if sample_weight is None else 8)
+        workers = worker_memory(client) if scattered is None else None  # asked once
         self.persisted = (
-            persist_fits(X.chunks[0], row_bytes, scratch, client)
+            persist_fits(X.chunks[0], row_bytes, scratch, workers)
             if persist == "auto"
             else bool(persist)
         )
         if self.persisted:
             X, sample_weight = self._persist(X, sample_weight)
         elif scattered is None:
-            check_streamed(X.chunks[0], row_bytes, scratch, client)
+            check_streamed(X.chunks[0], row_bytes, scratch, workers)
         self._use(X, sample_weight)
         self._stack = ExitStack()
         if client is None:  # local threads: keep BLAS single-threaded per task
