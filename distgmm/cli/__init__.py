@@ -39,6 +39,7 @@ from ._errors import (
     Terminated,
     UsageError,
     _error,
+    _warning,
 )
 from ._options import _parser
 
@@ -130,9 +131,11 @@ def _library_warnings() -> Iterator[None]:
     again) as ``distgmm: warning:`` lines on stderr, like the readers' warnings."""
     import logging
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)
-    handler.setFormatter(logging.Formatter("distgmm: warning: %(message)s"))
+    class WarningLines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            _warning(record.getMessage())
+
+    handler = WarningLines(logging.WARNING)
     logger = logging.getLogger("distgmm")
     logger.addHandler(handler)
     try:

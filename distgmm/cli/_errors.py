@@ -19,6 +19,7 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 _ERROR_PREFIX = "distgmm: error: "
+_WARNING_PREFIX = "distgmm: warning: "
 
 
 class UsageError(Exception):
@@ -46,3 +47,7 @@ def _one_line(text: str) -> str:
 
 def _error(message: str) -> None:
     print(f"{_ERROR_PREFIX}{_one_line(message)}", file=sys.stderr, flush=True)
+
+
+def _warning(message: str) -> None:
+    print(f"{_WARNING_PREFIX}{_one_line(message)}", file=sys.stderr, flush=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import time
 import warnings
 from typing import Any
@@ -22,7 +21,7 @@ from ._bayesian import (
     effective_components,
     is_bayesian,
 )
-from ._errors import EXIT_NOT_CONVERGED, EXIT_OK, UsageError, _error, _one_line
+from ._errors import EXIT_NOT_CONVERGED, EXIT_OK, UsageError, _error, _one_line, _warning
 from ._paths import check_outputs
 from ._progress import _progress
 from ._runtime import _cluster, _open_data, _Output
@@ -130,12 +129,10 @@ def _warn_if_at_edge(best: int, counts: list[int]) -> None:
     if low == high or (best != high and (best != low or best == 1)):
         return
     side = "largest" if best == high else "smallest"
-    print(
-        f"distgmm: warning: the best n_components, {best}, is the {side} of the counts "
-        f"tried ({low} to {high}); a {'larger' if best == high else 'smaller'} one may be "
-        "better: widen -k/--components",
-        file=sys.stderr,
-        flush=True,
+    _warning(
+        f"the best n_components, {best}, is the {side} of the counts tried ({low} to "
+        f"{high}); a {'larger' if best == high else 'smaller'} one may be better: widen "
+        "-k/--components"
     )
 
 

@@ -27,7 +27,7 @@ from .. import GaussianMixture, local_client
 from .._waits import no_workers_timeout
 from ..errors import InvalidInputError, NoWorkerError, SchedulerLostError
 from ..io import open_dataset
-from ._errors import ClusterError, UsageError, _one_line
+from ._errors import ClusterError, UsageError, _one_line, _warning
 
 
 # ---------------------------------------------------------------------------- output
@@ -247,7 +247,7 @@ def _open_data(args: argparse.Namespace):
             storage_options=args.storage_options,
         )
     for warning in caught:
-        print(f"distgmm: warning: {_one_line(str(warning.message))}", file=sys.stderr)
+        _warning(str(warning.message))
     return X
 
 
