@@ -424,9 +424,12 @@ def test_zarr_missing_chunks_warn_or_raise(tmp_path, layout, lost, rows):
     os.remove(os.path.join(path, *lost.split("/")))
     # zarr reads the lost chunk as its fill value: zeros, fitted as if they were data
     message = rf"1 of the \d+ stored chunks of the Zarr array .*x.zarr are missing \('{lost}'"
-    with pytest.warns(UserWarning, match=rf"{message}; the first holds rows {rows}\)"):
+    with pytest.warns(UserWarning, match=rf"{message}; the first holds rows {rows}\)") as w:
         data = read_zarr(path)
     assert (data.compute() == 0).all(axis=1).sum() > 0
+    with pytest.warns(UserWarning, match=message) as opened:
+        open_dataset(path)
+    assert w[0].filename == opened[0].filename == __file__  # the user's line, both ways
     with pytest.raises(InvalidInputError, match=rf"{message}.*Restore the chunks"):
         read_zarr(path, missing_chunks="raise")
     with pytest.raises(InvalidInputError, match=rf"{message}"):

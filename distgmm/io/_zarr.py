@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from typing import Any
 
 import dask.array as da
@@ -15,6 +14,7 @@ import zarr.errors
 import zarr.storage
 from dask.base import tokenize
 
+from .._callerwarn import warn_at_caller
 from ..errors import InvalidInputError
 from ._common import DEFAULT_CHUNK_BYTES, check_shape, chunk_rows, float_dtype, missing, url_to_fs
 
@@ -173,11 +173,10 @@ def _check_chunks(rows: ZarrRows, fs, folder: str, missing_chunks: str) -> None:
             f"{where}. Restore the chunks, or pass missing_chunks='warn' (CLI: "
             "--missing-chunks warn) if they were left out because they hold only the fill value."
         )
-    warnings.warn(
+    warn_at_caller(  # read_zarr's caller, or open_dataset's
         f"{where}, which is right only if they were left out because they hold only that "
         "value; pass missing_chunks='raise' (CLI: --missing-chunks raise) to refuse such a store.",
         UserWarning,
-        stacklevel=3,
     )
 
 
