@@ -8,7 +8,6 @@ s3fs with dummy credentials from the environment.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 
@@ -17,6 +16,7 @@ import pandas as pd
 import pytest
 import zarr
 from test_cli import assert_one_error_line, run, run_json
+from test_deploy import free_port
 
 import distgmm
 from distgmm import GaussianMixture
@@ -35,19 +35,13 @@ AWS_ENV = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     """An S3 endpoint on loopback with an empty bucket ``test``, and its storage options."""
     patch = pytest.MonkeyPatch()
     for name, value in AWS_ENV.items():
         patch.setenv(name, value)
-    port = _free_port()
+    port = free_port()
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
