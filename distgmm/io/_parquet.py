@@ -10,7 +10,6 @@ carry key columns through row-aligned (``keep_columns``). Hive partition keys
 from __future__ import annotations
 
 import bisect
-import functools
 import json
 import os
 import weakref
@@ -40,10 +39,27 @@ class ParquetRows:
     """
 
     def __init__(
-        self, fs, files, columns, widths, dtype, groups, chunks, token, sizes, partitions=None
+        self,
+        fs,
+        files,
+        columns,
+        widths,
+        dtype,
+        groups,
+        chunks,
+        token,
+        sizes,
+        names,
+        partitions=None,
+        in_path=(),
     ) -> None:
         self.fs, self.files, self.columns, self.widths = fs, files, columns, widths
+        #: All column names of the files (features or not), partition keys included.
+        self.names: list[str] = list(names)
         self.partitions: Partitions | None = partitions
+        #: The partition keys the files do not store: their values come from the paths.
+        #: Known when opened, so that no task reads a footer to find them.
+        self.in_path = frozenset(in_path)
         self.dtype = dtype
         self.groups = groups  # per chunk: list of (file index, row group indices)
         self.sizes = sizes  # per file: rows of each row group, as its footer said when planned
@@ -52,24 +68,6 @@ class ParquetRows:
         self.shape = (self.starts[-1], sum(widths))
         self.ndim = 2
         self._token = token
-
-    @functools.cached_property
-    def names(self) -> list[str]:
-        """All column names of the files (features or not), partition keys included."""
-        with self.fs.open(self.files[0], "rb") as f:
-            schema = pq.ParquetFile(f).schema_arrow
-        return (self.partitions.extend(schema) if self.partitions else schema).names
-
-    def _in_path(self, columns: list[str]) -> list[str]:
-        """The columns among ``columns`` that come from the partition folders' names."""
-        if self.partitions is None:
-            return []
-        return [c for c in columns if c in self.partitions.keys and c not in self._file_names]
-
-    @functools.cached_property
-    def _file_names(self) -> frozenset[str]:
-        with self.fs.open(self.files[0], "rb") as f:
-            return frozenset(pq.ParquetFile(f).schema_arrow.names)
 
     def __dask_tokenize__(self):
         return self._token
@@ -84,8 +82,8 @@ class ParquetRows:
             when the chunks were planned (rewritten since): either names the file.
         """
         tables = []
-        in_path = self._in_path(columns)
-        stored = [c for c in columns if c not in in_path]
+        in_path = [c for c in columns if c in self.in_path]
+        stored = [c for c in columns if c not in self.in_path]
         for file_index, row_groups in self.groups[chunk]:
             path = self.files[file_index]
             try:
@@ -322,7 +320,18 @@ def read_parquet(
     )
     sizes = [[m.row_group(g).num_rows for g in range(m.num_row_groups)] for m in metas]
     rows = ParquetRows(
-        fs, files, columns, widths, dtype, groups, chunks, token, sizes, partitions or None
+        fs,
+        files,
+        columns,
+        widths,
+        dtype,
+        groups,
+        chunks,
+        token,
+        sizes,
+        schema.names,
+        partitions or None,
+        in_path,
     )
     X = da.from_array(
         rows,
