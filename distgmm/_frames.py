@@ -201,9 +201,10 @@ def like_input(X, result, out: str):
     return result
 
 
-def frame_outputs(frame, block_fn, model, origin, out: str, n_components: int):
+def frame_outputs(frame, block_fn, model, origin, out: str, n_components: int, values=None):
     """``block_fn(values, model, origin, out)`` of each partition of a dask DataFrame, as a
-    dask Series (labels, scores) or DataFrame (probabilities) on the same index."""
+    dask Series (labels, scores) or DataFrame (probabilities) on the same index.
+    ``values(partition)`` makes a partition's array (default: its numeric columns)."""
     import pandas as pd
     from dask import delayed
 
@@ -216,14 +217,23 @@ def frame_outputs(frame, block_fn, model, origin, out: str, n_components: int):
         meta.name = OUTPUT_NAMES[out]
     shared = delayed(model, traverse=False)  # one copy in the graph, not one per task
     return frame.map_partitions(
-        _partition_outputs, block_fn, shared, origin, out, dtype, meta=meta, align_dataframes=False
+        _partition_outputs,
+        block_fn,
+        shared,
+        origin,
+        out,
+        dtype,
+        values,
+        meta=meta,
+        align_dataframes=False,
     )
 
 
-def _partition_outputs(part, block_fn, model, origin, out, dtype):
+def _partition_outputs(part, block_fn, model, origin, out, dtype, values=None):
     import pandas as pd
 
-    result = block_fn(column_values(part, dtype), model, origin, out)
+    array = column_values(part, dtype) if values is None else values(part)
+    result = block_fn(array, model, origin, out)
     if out == "proba":
         columns = [f"proba_{k}" for k in range(result.shape[1])]
         return pd.DataFrame(result, index=part.index, columns=columns)

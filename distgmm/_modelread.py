@@ -111,9 +111,7 @@ def check(header: dict[str, Any], arrays: dict[str, np.ndarray], where: str, kin
             )
     if not np.isfinite(arrays["lower_bounds_"]).all():
         raise fail("array 'lower_bounds_' contains NaN or infinity")
-    covariance_type = header["covariance_type"]
-    check_gaussian(covariance_type, arrays, fail)
-    kind._check_model_arrays(header, arrays, fail)
+    kind._model_check(header, arrays, fail)
 
     fit, params, n_iter = header["fit"], header["params"], header["fit"]["n_iter"]
     bounds = arrays["lower_bounds_"]
@@ -126,11 +124,9 @@ def check(header: dict[str, Any], arrays: dict[str, np.ndarray], where: str, kin
 
     # set_params after fit can leave the parameters disagreeing with the fitted arrays;
     # refused on saving, so that a file that saves always loads.
-    for name, value in (
-        ("covariance_type", covariance_type),
-        ("n_components", header["n_components"]),
-    ):
-        if name in params and params[name] != value:
+    for name in ("covariance_type", "n_components"):
+        value = header.get(name)
+        if name in header and name in params and params[name] != value:
             raise fail(
                 f"parameter {name}={shown(params[name])} disagrees with the fitted model's "
                 f"{value!r}; refit, or set it back"
@@ -142,12 +138,6 @@ def _check_header(header: dict[str, Any], fail, kind) -> dict[str, tuple[int, ..
     for name in ("distgmm_version", "created"):
         if not isinstance(header.get(name), str):
             raise fail(f"the header's {name!r} is {shown(header.get(name))}, not a string")
-    covariance_type = header.get("covariance_type")
-    if covariance_type not in kernels.COVARIANCE_TYPES:
-        raise fail(
-            f"covariance_type {shown(covariance_type)} is not one of "
-            f"{list(kernels.COVARIANCE_TYPES)}"
-        )
     k, d = header.get("n_components"), header.get("n_features")
     for name, value in (("n_components", k), ("n_features", d)):
         if not _is_int(value) or value < 1:
@@ -170,21 +160,13 @@ def _check_header(header: dict[str, Any], fail, kind) -> dict[str, tuple[int, ..
     if not isinstance(header.get("params"), dict):
         raise fail("the header has no 'params' object")
 
-    cov_shape = kernels.get(covariance_type).covariance_shape(k, d)
-    shapes = {
-        "weights_": (k,),
-        "means_": (k, d),
-        "covariances_": cov_shape,
-        "precisions_cholesky_": cov_shape,
-        "lower_bounds_": (n_iter,),
-        **kind._model_extra_shapes(header, fail),
-    }
+    shapes = {**kind._model_shapes(header, fail), "lower_bounds_": (n_iter,)}
     described = header.get("arrays")
     if not isinstance(described, dict) or set(described) != set(shapes):
         raise fail(f"the header's 'arrays' object does not describe exactly {list(shapes)}")
-    implied = (
-        f"covariance_type={covariance_type!r}, n_components={k}, n_features={d}, n_iter={n_iter}"
-    )
+    implied = f"n_components={k}, n_features={d}, n_iter={n_iter}"
+    if "covariance_type" in header:
+        implied = f"covariance_type={header['covariance_type']!r}, {implied}"
     for name, shape in shapes.items():
         entry = described[name]
         if not isinstance(entry, dict):
@@ -202,6 +184,29 @@ def _check_header(header: dict[str, Any], fail, kind) -> dict[str, tuple[int, ..
                 f"array {name!r} has dtype {shown(entry.get('dtype'))}, expected {DTYPE.str}"
             )
     return shapes
+
+
+def gaussian_shapes(header: dict[str, Any], fail) -> dict[str, tuple[int, ...]]:
+    """The shapes of a Gaussian model's arrays, after checking its ``covariance_type``."""
+    covariance_type = header.get("covariance_type")
+    if covariance_type not in kernels.COVARIANCE_TYPES:
+        raise fail(
+            f"covariance_type {shown(covariance_type)} is not one of "
+            f"{list(kernels.COVARIANCE_TYPES)}"
+        )
+    k, d = header["n_components"], header["n_features"]
+    cov_shape = kernels.get(covariance_type).covariance_shape(k, d)
+    return {
+        "weights_": (k,),
+        "means_": (k, d),
+        "covariances_": cov_shape,
+        "precisions_cholesky_": cov_shape,
+    }
+
+
+def check_gaussian_model(header: dict[str, Any], arrays: dict[str, np.ndarray], fail) -> None:
+    """Raise ``fail`` unless a Gaussian model's arrays form a model."""
+    check_gaussian(header["covariance_type"], arrays, fail)
 
 
 def _is_int(value: object) -> bool:

@@ -64,7 +64,7 @@ def save_checkpoint(
         "fingerprint": fingerprint,
         "models": [
             {
-                "covariance_type": r.params.covariance_type,
+                "covariance_type": _kind(codec, r.params),
                 "n_iter": r.n_iter,
                 "converged": r.converged,
             }
@@ -103,7 +103,7 @@ def load_checkpoint(
     if not os.path.exists(path):
         return None
     with _open(path) as npz:
-        header = _read_header(npz)
+        header = _read_header(npz, getattr(codec, "KINDS", kernels.COVARIANCE_TYPES))
         saved = header["fingerprint"]
         if saved != fingerprint:
             differ = sorted(
@@ -166,8 +166,16 @@ def _open(path: str):
         yield npz
 
 
-def _read_header(npz: SafeNpz) -> dict[str, Any]:
-    """The header, after checking every field the loader uses."""
+def _kind(codec, params) -> str:
+    """What the header calls a model's kind: its covariance type, or the codec's name of it."""
+    return codec.kind(params) if hasattr(codec, "kind") else params.covariance_type
+
+
+def _read_header(
+    npz: SafeNpz, kinds: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """The header, after checking every field the loader uses (``kinds``: the model kinds
+    the codec knows; ``None``: any string)."""
     header = npz.read_header()
     if header.get("format") != FORMAT or header.get("format_version") != FORMAT_VERSION:
         raise npz.fail(f"not a distgmm checkpoint of format version {FORMAT_VERSION}")
@@ -181,7 +189,8 @@ def _read_header(npz: SafeNpz) -> dict[str, Any]:
     for i, model in enumerate(models):
         if not (
             isinstance(model, dict)
-            and model.get("covariance_type") in kernels.COVARIANCE_TYPES
+            and isinstance(model.get("covariance_type"), str)
+            and (kinds is None or model["covariance_type"] in kinds)
             and _is_int(model.get("n_iter"))
             and model["n_iter"] >= 0
             and isinstance(model.get("converged"), bool)

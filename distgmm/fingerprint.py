@@ -15,7 +15,7 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["array_digest", "fit_fingerprint", "row_digest", "row_digest_hex"]
+__all__ = ["array_digest", "data_fingerprint", "fit_fingerprint", "row_digest", "row_digest_hex"]
 
 _M1, _M2, _GOLDEN = (
     np.uint64(0xBF58476D1CE4E5B9),
@@ -56,6 +56,17 @@ def array_digest(value) -> str | None:
     return hashlib.sha256(repr(arr.shape).encode() + arr.tobytes()).hexdigest()
 
 
+def data_fingerprint(passes) -> dict:
+    """What identifies the data of a fit: its first and last 64 rows, shape and dtype."""
+    edges = np.ascontiguousarray(passes.edge_rows(64))
+    return {
+        "data_edges_sha256": hashlib.sha256(edges.tobytes()).hexdigest(),
+        "n_samples": int(passes.n_samples),
+        "n_features": int(passes.n_features),
+        "dtype": str(np.dtype(passes.dtype)),
+    }
+
+
 def fit_fingerprint(
     estimator, passes, spec, seed: int | str | None, weights_digest: str | None
 ) -> dict:
@@ -74,13 +85,9 @@ def fit_fingerprint(
     weights_digest : str or None
         Of the sample weights (``None``: no weights, or equal weights, which fit alike).
     """
-    edges = np.ascontiguousarray(passes.edge_rows(64))
     seeded = spec is not None and not spec.fully_given
     return {
-        "data_edges_sha256": hashlib.sha256(edges.tobytes()).hexdigest(),
-        "n_samples": int(passes.n_samples),
-        "n_features": int(passes.n_features),
-        "dtype": str(np.dtype(passes.dtype)),
+        **data_fingerprint(passes),
         "n_components": int(estimator.n_components),
         "covariance_type": estimator.covariance_type,
         "tol": float(estimator.tol),

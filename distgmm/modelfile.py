@@ -153,7 +153,7 @@ def save_model(
     FileExistsError
         ``overwrite=False`` and ``path`` exists.
     """
-    if not hasattr(estimator, "_model_extra_arrays"):
+    if not hasattr(estimator, "_model_arrays"):
         raise TypeError(
             f"save_model saves a distgmm mixture (GaussianMixture, BayesianGaussianMixture), "
             f"got {type(estimator).__name__}."
@@ -221,14 +221,7 @@ def _describe(estimator) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The header and the arrays of a fitted estimator."""
     from . import __version__  # here, not at the top: the package imports this module
 
-    arrays = {
-        "weights_": estimator.weights_,
-        "means_": estimator.means_,
-        "covariances_": estimator.covariances_,
-        "precisions_cholesky_": estimator.precisions_cholesky_,
-        "lower_bounds_": estimator.lower_bounds_,
-        **estimator._model_extra_arrays(),
-    }
+    arrays = {**estimator._model_arrays(), "lower_bounds_": estimator.lower_bounds_}
     # np.asarray, not np.ascontiguousarray: that makes 0-d arrays (a tied degrees_of_freedom_,
     # a spherical covariance_prior_) 1-d, shapes the reader then rightly refuses.
     arrays = {name: np.asarray(value, dtype=_DTYPE, order="C") for name, value in arrays.items()}
@@ -255,9 +248,7 @@ def _describe(estimator) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "distgmm_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "estimator": type(estimator).__name__,
-        "covariance_type": estimator.covariance_type,
-        "n_components": int(estimator.weights_.shape[0]),
-        "n_features": int(estimator.means_.shape[-1]),
+        **estimator._model_header(),
         "params": params,
         "dropped_params": sorted(dropped),
         "fit": fit,
@@ -306,6 +297,8 @@ def _param_to_json(name: str, value: object) -> object:
         except (TypeError, ValueError):
             return _UNSTORABLE
         return arr.tolist() if np.isfinite(arr).all() else _UNSTORABLE
+    if name == "columns":  # the product mixtures' columns: a list, or {family: list}
+        return _columns_to_json(value)
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, Integral):
@@ -313,3 +306,22 @@ def _param_to_json(name: str, value: object) -> object:
     if isinstance(value, Real) and math.isfinite(value):
         return float(value)
     return _UNSTORABLE
+
+
+def _columns_to_json(value: object) -> object:
+    """A ``columns`` parameter of names or positions (or ``{family: [...]}``) as JSON."""
+
+    def labels(values):
+        if isinstance(values, (list, tuple)) and all(
+            isinstance(v, str) or (isinstance(v, Integral) and not isinstance(v, bool))
+            for v in values
+        ):
+            return [v if isinstance(v, str) else int(v) for v in values]
+        return _UNSTORABLE
+
+    if isinstance(value, dict):
+        out = {str(k): labels(v) for k, v in value.items() if isinstance(k, str)}
+        if len(out) != len(value) or _UNSTORABLE in out.values():
+            return _UNSTORABLE
+        return out
+    return labels(value)

@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 
 from .._callerwarn import warn_at_caller
 from .._frames import is_dask_frame, is_xarray, sample_weight_like
+from .._modelread import check_gaussian_model, gaussian_shapes
 from .._sizing import fit_scratch_bytes
 from .._weights import check_sample_weight
 from ..checkpoint import check_local, load_checkpoint, save_checkpoint
@@ -47,6 +48,9 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
     (e.g. priors computed from the data).
     """
 
+    #: What validating X sets on the estimator before any fitting happens.
+    _input_attributes = _INPUT_ATTRIBUTES
+
     #: What the verbose progress lines call the bound.
     _bound_name = "lower bound"
 
@@ -67,6 +71,12 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
 
     def _set_params(self, params) -> None:
         raise NotImplementedError
+
+    def _scratch_bytes(self, n_features: int, dtype) -> int:
+        """Bytes of per-block buffers of the fit's widest pass (the persist decision)."""
+        return fit_scratch_bytes(
+            self.covariance_type, self.n_components, n_features, dtype, self.n_init
+        )
 
     def _fit_settings(self) -> dict:
         """Settings beyond the common ones that a checkpoint must match (JSON-ready)."""
@@ -113,11 +123,11 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight):
         self._validate_params()
         # A fit that fails leaves the estimator as it was (validation resets these first).
-        saved = {k: v for k, v in vars(self).items() if k in _INPUT_ATTRIBUTES}
+        saved = {k: v for k, v in vars(self).items() if k in self._input_attributes}
         try:
             return self._fit_checked(X, sample_weight)
         except BaseException:
-            for name in _INPUT_ATTRIBUTES:
+            for name in self._input_attributes:
                 if name in saved:
                     setattr(self, name, saved[name])
                 elif hasattr(self, name):
@@ -154,9 +164,7 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
                 weights.values,
                 client=client if isinstance(X, da.Array) or self.client else None,
                 persist=self.persist,
-                scratch=fit_scratch_bytes(
-                    self.covariance_type, self.n_components, X.shape[1], X.dtype, self.n_init
-                ),
+                scratch=self._scratch_bytes(X.shape[1], X.dtype),
             )
             start = functools.partial(self._start, X, passes, spec, random_state, weights.values)
             seed = seed_identity(self.random_state, random_state)
@@ -278,3 +286,32 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
 
     def _origin(self) -> np.ndarray:
         return self.weights_ @ self.means_
+
+    # ---------------------------------------------------------------- model files
+    # A Gaussian model's arrays and header fields; other families override these four.
+    def _model_arrays(self) -> dict:
+        return {
+            "weights_": self.weights_,
+            "means_": self.means_,
+            "covariances_": self.covariances_,
+            "precisions_cholesky_": self.precisions_cholesky_,
+            **self._model_extra_arrays(),
+        }
+
+    def _model_header(self) -> dict:
+        return {
+            "covariance_type": self.covariance_type,
+            "n_components": int(self.weights_.shape[0]),
+            "n_features": int(self.means_.shape[-1]),
+        }
+
+    @classmethod
+    def _model_shapes(cls, header: dict, fail) -> dict:
+        """The shapes of the arrays a (checked) model file header implies."""
+        return {**gaussian_shapes(header, fail), **cls._model_extra_shapes(header, fail)}
+
+    @classmethod
+    def _model_check(cls, header: dict, arrays: dict, fail) -> None:
+        """Raise ``fail(problem)`` unless the arrays read form a model."""
+        check_gaussian_model(header, arrays, fail)
+        cls._check_model_arrays(header, arrays, fail)

@@ -1,0 +1,104 @@
+"""Binary (0/1) columns: per component, the probability of a 1 in each column.
+
+The view is ``[x, 1 - x]`` side by side, so the E-step is the categorical one with two
+levels (one matrix product, ``0 log 0 = 0``), and the statistics count the ones and zeros of
+each column separately (a column's total is then its own, as missing entries will need).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._logdot import add_log_dot, log_matrix
+from .categorical import check_probabilities
+
+__all__ = ["BernoulliTerm"]
+
+
+@dataclass(frozen=True, slots=True)
+class BernoulliTerm:
+    """0/1 columns ``columns``; ``alpha`` is added to the count of ones and of zeros."""
+
+    columns: tuple[int, ...]
+    alpha: float = 0.0
+    kind = "bernoulli"
+
+    @property
+    def width(self) -> int:
+        return 2 * len(self.columns)
+
+    def structure(self) -> tuple:
+        return (self.kind, self.columns)
+
+    def work_width(self, n_components: int) -> int:
+        return 0
+
+    def view(self, block: np.ndarray, origin: np.ndarray, store: dict) -> np.ndarray:
+        n, d = len(block), len(self.columns)
+        key = ("bernoulli", self.columns)
+        if key not in store:
+            store[key] = np.empty((n, 2 * d))
+        both = store[key][:n]
+        both[:, :d] = block[:, self.columns]
+        np.subtract(1.0, both[:, :d], out=both[:, d:])
+        return both
+
+    def row_const(self, view) -> None:
+        return None
+
+    def log_prob(self, view, mats, out: np.ndarray, tmp: np.ndarray, work: np.ndarray) -> None:
+        add_log_dot(mats, view, out, tmp)
+
+    def new_acc(self, n_components: int) -> list:
+        return [np.zeros((n_components, self.width))]
+
+    def accumulate(self, view, resp, shift, acc: list, work: np.ndarray) -> None:
+        acc[0] += resp @ view
+
+    def finish(self, acc: list, nk: np.ndarray, shift) -> tuple:
+        return (acc[0],)
+
+    def prepare(self, p: np.ndarray, origin: np.ndarray):
+        return log_matrix(np.hstack([p, 1.0 - p])), np.zeros(len(p)), None
+
+    def m_step(self, moments: tuple, nk: np.ndarray, previous: np.ndarray, origin) -> np.ndarray:
+        """``(ones + alpha) / (ones + zeros + 2 alpha)``; a column a component holds no
+        observed value of keeps its probability."""
+        d = len(self.columns)
+        ones, zeros = moments[0][:, :d], moments[0][:, d:]
+        total = ones + zeros + 2.0 * self.alpha
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = (ones + self.alpha) / total
+        return np.where(total > 0, p, previous)
+
+    def n_parameters(self, n_components: int) -> int:
+        return n_components * len(self.columns)
+
+    def all_shift(self) -> None:
+        return None
+
+    def random_start(
+        self, rng: np.random.Generator, moments: tuple, nk: np.ndarray, n_components: int, origin
+    ):
+        """The data's frequencies of ones and zeros each times an exponential draw."""
+        d = len(self.columns)
+        draws = moments[0][0] * rng.standard_exponential((n_components, 2 * d))
+        total = draws[:, :d] + draws[:, d:]
+        return np.where(total > 0, draws[:, :d] / np.where(total > 0, total, 1.0), 0.5)
+
+    def sample(self, p: np.ndarray, rng, y: np.ndarray, out: np.ndarray) -> None:
+        u = rng.random((len(y), len(self.columns)))
+        out[:, list(self.columns)] = (u < p[y]).astype(np.float64)
+
+    def array_shapes(self, n_components: int) -> dict[str, tuple]:
+        return {"probabilities": (n_components, len(self.columns))}
+
+    def to_arrays(self, p: np.ndarray) -> dict[str, np.ndarray]:
+        return {"probabilities": p}
+
+    def from_arrays(self, arrays: dict, fail: Callable[[str], Exception], prefix: str = ""):
+        check_probabilities(arrays["probabilities"], fail, f"{prefix}probabilities")
+        return arrays["probabilities"]

@@ -1,0 +1,159 @@
+"""Categorical columns (latent class analysis): per component, one distribution over the
+categories of each column.
+
+A block's view is its one-hot matrix over all the columns' categories side by side, so the
+E-step is one matrix product against the log-probabilities and the statistics one product
+of the responsibilities with it. A code of -1 (an unknown category under
+``handle_unknown='ignore'``) has no 1 in its row: it adds no factor and no count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._logdot import add_log_dot, log_matrix
+
+__all__ = ["CategoricalTerm"]
+
+#: How far a column's probabilities may sum from 1 in a file.
+_SUM_ATOL = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class CategoricalTerm:
+    """Categorical columns ``columns`` (positions in the model's array) with ``n_levels``
+    categories each; ``alpha`` is the pseudocount added to every category's count."""
+
+    columns: tuple[int, ...]
+    n_levels: tuple[int, ...]
+    alpha: float = 0.0
+    kind = "categorical"
+
+    @property
+    def width(self) -> int:
+        return int(sum(self.n_levels))
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.cumsum([0, *self.n_levels[:-1]]).astype(np.intp)
+
+    def structure(self) -> tuple:
+        return (self.kind, self.columns, self.n_levels)
+
+    # ------------------------------------------------------------------ worker side
+    def work_width(self, n_components: int) -> int:
+        return 0
+
+    def view(self, block: np.ndarray, origin: np.ndarray, store: dict) -> np.ndarray:
+        n = len(block)
+        key = ("onehot", self.columns)
+        if key not in store:
+            store[key] = np.empty((n, self.width))
+        onehot = store[key][:n]
+        onehot[...] = 0.0
+        codes = block[:, self.columns]
+        index = codes.astype(np.intp) + self.offsets
+        rows = np.broadcast_to(np.arange(n)[:, None], index.shape)
+        seen = codes >= 0
+        if seen.all():
+            onehot[rows, index] = 1.0
+        else:
+            onehot[rows[seen], index[seen]] = 1.0
+        return onehot
+
+    def row_const(self, view) -> None:
+        return None
+
+    def log_prob(self, view, mats, out: np.ndarray, tmp: np.ndarray, work: np.ndarray) -> None:
+        add_log_dot(mats, view, out, tmp)
+
+    def new_acc(self, n_components: int) -> list:
+        return [np.zeros((n_components, self.width))]
+
+    def accumulate(self, view, resp, shift, acc: list, work: np.ndarray) -> None:
+        acc[0] += resp @ view
+
+    def finish(self, acc: list, nk: np.ndarray, shift) -> tuple:
+        return (acc[0],)
+
+    # ------------------------------------------------------------------ client side
+    def prepare(self, probabilities: np.ndarray, origin: np.ndarray):
+        """The pass's matrices, per-component constant and moment shift."""
+        return log_matrix(probabilities), np.zeros(len(probabilities)), None
+
+    def m_step(self, moments: tuple, nk: np.ndarray, previous: np.ndarray, origin) -> np.ndarray:
+        """``(count + alpha) / (column total + L alpha)`` per column and component; a
+        column a component holds no observed value of keeps its probabilities."""
+        counts = moments[0]
+        out = np.empty_like(counts)
+        for start, n in zip(self.offsets, self.n_levels, strict=True):
+            block = counts[:, start : start + n]
+            total = block.sum(axis=1, keepdims=True) + n * self.alpha
+            with np.errstate(invalid="ignore", divide="ignore"):
+                new = (block + self.alpha) / total
+            keep = ~(total[:, 0] > 0)
+            new[keep] = previous[keep, start : start + n]
+            out[:, start : start + n] = new
+        return out
+
+    def n_parameters(self, n_components: int) -> int:
+        return n_components * (self.width - len(self.n_levels))
+
+    def all_shift(self) -> None:
+        return None
+
+    def random_start(
+        self, rng: np.random.Generator, moments: tuple, nk: np.ndarray, n_components: int, origin
+    ):
+        """poLCA's random start, around the data's frequencies: each probability their
+        frequency times an exponential draw, renormalised per column."""
+        freq = moments[0][0]
+        draws = np.maximum(freq, 0.0) * rng.standard_exponential((n_components, self.width))
+        return self._normalise(draws)
+
+    def _normalise(self, values: np.ndarray) -> np.ndarray:
+        out = np.empty_like(values)
+        for start, n in zip(self.offsets, self.n_levels, strict=True):
+            block = values[:, start : start + n]
+            total = block.sum(axis=1, keepdims=True)
+            safe = np.where(total > 0, total, 1.0)
+            out[:, start : start + n] = np.where(total > 0, block / safe, 1.0 / n)
+        return out
+
+    def sample(self, probabilities: np.ndarray, rng, y: np.ndarray, out: np.ndarray) -> None:
+        """Draw the codes of rows of components ``y`` into ``out[:, columns]``."""
+        u = rng.random((len(y), len(self.columns)))
+        for j, (start, n) in enumerate(zip(self.offsets, self.n_levels, strict=True)):
+            cum = np.cumsum(probabilities[:, start : start + n], axis=1)
+            for k in np.unique(y):
+                rows = y == k
+                code = np.searchsorted(cum[k], u[rows, j] * cum[k, -1], side="right")
+                out[rows, self.columns[j]] = np.minimum(code, n - 1)
+
+    # ------------------------------------------------------------------ arrays in files
+    def array_shapes(self, n_components: int) -> dict[str, tuple]:
+        return {"probabilities": (n_components, self.width)}
+
+    def to_arrays(self, probabilities: np.ndarray) -> dict[str, np.ndarray]:
+        return {"probabilities": probabilities}
+
+    def from_arrays(self, arrays: dict, fail: Callable[[str], Exception], prefix: str = ""):
+        p = arrays["probabilities"]
+        check_probabilities(p, fail, f"{prefix}probabilities")
+        for j, (start, n) in enumerate(zip(self.offsets, self.n_levels, strict=True)):
+            sums = p[:, start : start + n].sum(axis=1)
+            if np.abs(sums - 1.0).max() > _SUM_ATOL:
+                raise fail(
+                    f"the {prefix}probabilities of categorical column {j} do not sum to 1 "
+                    f"(sums {sums.tolist()!r})"
+                )
+        return p
+
+
+def check_probabilities(p: np.ndarray, fail, name: str) -> None:
+    """Raise ``fail`` unless every value of ``p`` is a probability."""
+    if not np.isfinite(p).all() or (p < 0).any() or (p > 1).any():
+        raise fail(f"array {name!r} holds values that are not probabilities in [0, 1]")
