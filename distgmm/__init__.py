@@ -16,7 +16,14 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from .errors import ConvergenceWarning
     from .estimators._load import load_model as load
     from .estimators.bayesian import BayesianGaussianMixture
+    from .estimators.discrete import (
+        BernoulliMixture,
+        CategoricalMixture,
+        MultinomialMixture,
+        PoissonMixture,
+    )
     from .estimators.gaussian import GaussianMixture
+    from .estimators.mixed import MixedMixture
     from .families.gaussian.params import GaussianParams
     from .families.gaussian.stats import Stats
     from .io import read_npy, read_parquet, read_zarr
@@ -28,6 +35,11 @@ __version__ = "0.1.0"
 _LAZY = {
     "ConvergenceWarning": (".errors", "ConvergenceWarning"),
     "BayesianGaussianMixture": (".estimators.bayesian", "BayesianGaussianMixture"),
+    "BernoulliMixture": (".estimators.discrete", "BernoulliMixture"),
+    "CategoricalMixture": (".estimators.discrete", "CategoricalMixture"),
+    "MixedMixture": (".estimators.mixed", "MixedMixture"),
+    "MultinomialMixture": (".estimators.discrete", "MultinomialMixture"),
+    "PoissonMixture": (".estimators.discrete", "PoissonMixture"),
     "GaussianMixture": (".estimators.gaussian", "GaussianMixture"),
     "GaussianParams": (".families.gaussian.params", "GaussianParams"),
     "ProgressBar": (".progress", "ProgressBar"),
@@ -41,12 +53,17 @@ _LAZY = {
 
 __all__ = [
     "BayesianGaussianMixture",
+    "BernoulliMixture",
+    "CategoricalMixture",
     "ConvergenceWarning",
     "DistGMMError",
     "EmptyComponentError",
     "GaussianMixture",
     "GaussianParams",
     "InvalidInputError",
+    "MixedMixture",
+    "MultinomialMixture",
+    "PoissonMixture",
     "ProgressBar",
     "SingularCovarianceError",
     "Stats",

@@ -10,12 +10,25 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..modelfile import INIT_ARRAYS, NOT_STORED, read_model
 from .bayesian import BayesianGaussianMixture
+from .discrete import BernoulliMixture, CategoricalMixture, MultinomialMixture, PoissonMixture
 from .gaussian import GaussianMixture
+from .mixed import MixedMixture
 
 __all__ = ["ESTIMATORS", "load_model", "load_model_with_header"]
 
 #: The classes a model file may hold, by the name its header gives.
-ESTIMATORS = {cls.__name__: cls for cls in (GaussianMixture, BayesianGaussianMixture)}
+ESTIMATORS = {
+    cls.__name__: cls
+    for cls in (
+        GaussianMixture,
+        BayesianGaussianMixture,
+        CategoricalMixture,
+        BernoulliMixture,
+        PoissonMixture,
+        MultinomialMixture,
+        MixedMixture,
+    )
+}
 
 
 def load_model(path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None):
