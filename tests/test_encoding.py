@@ -74,7 +74,7 @@ def table(strings="object"):
     return pd.DataFrame(
         {
             "id": IDS,
-            "plan": pd.array(PLAN, dtype=strings) if strings != "object" else PLAN,
+            "plan": pd.array(PLAN, dtype=strings),  # "object": Python str objects
             "country": pd.Categorical(COUNTRY, categories=COUNTRY_ORDER),
             "size": pd.array(SIZE, dtype="Int64"),
             "visits": np.array(VISITS, dtype=np.int64),
@@ -123,6 +123,15 @@ def test_an_arrow_dictionary_column_is_categorical():
     dtype = pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string()))
     df = pd.DataFrame({"plan": pd.array(PLAN, dtype=dtype), "n": VISITS})
     coding = fit_coding(df, {"plan": "categorical"}, estimator=EST)
+    assert list(coding.categories[0]) == sorted(set(PLAN))
+    assert_exact(encode(df, coding, estimator=EST)[:, 0], codes(PLAN, sorted(set(PLAN))))
+
+
+def test_an_arrow_dictionary_of_several_chunks():
+    chunks = [pa.array(PLAN[:5]).dictionary_encode(), pa.array(PLAN[5:]).dictionary_encode()]
+    assert chunks[0].dictionary != chunks[1].dictionary  # each chunk its own dictionary
+    df = pd.DataFrame({"plan": pd.arrays.ArrowExtensionArray(pa.chunked_array(chunks))})
+    coding = fit_coding(df, "categorical", estimator=EST)
     assert list(coding.categories[0]) == sorted(set(PLAN))
     assert_exact(encode(df, coding, estimator=EST)[:, 0], codes(PLAN, sorted(set(PLAN))))
 
@@ -241,7 +250,8 @@ def test_dask_frame_equals_pandas(npartitions):
 
 # dask's own Parquet reader calls reset_index(inplace=True), which pandas 3.1 deprecates
 @pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.reset_index")
-def test_dask_read_parquet_of_string_and_dictionary_columns(tmp_path):
+@pytest.mark.parametrize("dtype_backend", [None, "pyarrow"])
+def test_dask_read_parquet_of_string_and_dictionary_columns(tmp_path, dtype_backend):
     pq = pytest.importorskip("pyarrow.parquet")
     bounds = [0, 5, 9, 12]
     for i in range(3):  # each file its own dictionary, in arrival order
@@ -255,7 +265,8 @@ def test_dask_read_parquet_of_string_and_dictionary_columns(tmp_path):
             }
         )
         pq.write_table(t, tmp_path / f"part.{i}.parquet")
-    frame = dd.read_parquet(tmp_path)
+    frame = dd.read_parquet(tmp_path, dtype_backend=dtype_backend)
+    assert frame.dtypes["country"] == "category" or "dictionary<" in str(frame.dtypes["country"])
     kinds = {
         "country": "categorical",
         "plan": "categorical",
@@ -312,10 +323,11 @@ def test_on_a_cluster(cluster1):
 # --- refused input --------------------------------------------------------------------
 
 
-def test_an_unseen_category():
-    df = table()
+@pytest.mark.parametrize("strings", ["object", "str", "string[python]"])
+def test_an_unseen_category(strings):
+    df = table(strings)
     coding = fit_coding(df, KINDS_DICT, estimator=EST)
-    later = df.assign(plan=["gold", *PLAN[1:]])
+    later = df.assign(plan=pd.array(["gold", *PLAN[1:]], dtype=strings))
     with pytest.raises(
         InvalidInputError, match=r"column 'plan' has the value 'gold' not seen"
     ) as e:
