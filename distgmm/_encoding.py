@@ -87,20 +87,24 @@ def encode(
     _check_columns(X, kind, coding, estimator)
     if kind in ("numpy", "pandas"):
         return encode_partition(X, coding, handle_unknown)
+    from dask import delayed
+
     width = len(coding.columns)
     local = tuple(range(width))  # the model columns, once selected
+    shared = delayed(coding, traverse=False)  # one copy in the graph, not one per chunk
     if kind == "dask_array":
         used = X[:, list(coding.columns)].rechunk({1: -1})
         return used.map_blocks(
-            _encode_block, local, coding, handle_unknown,
+            _encode_block, local, shared, handle_unknown,
             dtype=np.float64, chunks=(used.chunks[0], (width,)),
         )  # fmt: skip
     import pandas as pd
 
-    counts = partition_lengths(X, client) if lengths else None
+    used = X.iloc[:, list(coding.columns)]  # only these columns are read
+    counts = partition_lengths(used, client) if lengths else None
     meta = pd.DataFrame(np.empty((0, width)))
-    frame = X.iloc[:, list(coding.columns)].map_partitions(
-        _encode_frame, local, coding, handle_unknown, meta=meta, align_dataframes=False
+    frame = used.map_partitions(
+        _encode_frame, local, shared, handle_unknown, meta=meta, align_dataframes=False
     )
     return frame.to_dask_array(lengths=counts)
 
@@ -265,8 +269,8 @@ def _as_float(col, label: str, kind: str) -> np.ndarray:
         if pd.api.types.infer_dtype(s, skipna=True) not in _NUMBERS:  # text, or a rare mix
             # such as bools with ints: a look at each value, on this path only
             numbers = (int, float, np.number, np.bool_)
-            is_number = s.map(lambda v: isinstance(v, numbers), na_action="ignore")
-            bad = ~is_number.fillna(True).to_numpy(dtype=bool)
+            is_number = np.fromiter((isinstance(v, numbers) for v in s), bool, len(s))
+            bad = ~is_number & ~np.asarray(s.isna(), dtype=bool)
         if not bad.any():
             return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         shown = f"the value {_scalar(s.iloc[np.flatnonzero(bad)[0]])!r}"

@@ -410,6 +410,9 @@ def test_a_bad_binary_value(value, shown):
     assert shown in str(e.value)
     ok = df.assign(churn=np.array(CHURN, dtype=np.int64))  # 0/1 as well as False/True
     assert_exact(encode(ok, coding, estimator=EST), expected_table())
+    mixed = [int(v) if i % 2 else v for i, v in enumerate(CHURN)]  # bools and ints
+    ok = df.assign(churn=pd.Series(mixed, dtype=object))
+    assert_exact(encode(ok, coding, estimator=EST), expected_table())
 
 
 def test_values_that_cannot_be_sorted_into_categories():
