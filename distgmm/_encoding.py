@@ -87,11 +87,12 @@ def encode(
     _check_columns(X, kind, coding, estimator)
     if kind in ("numpy", "pandas"):
         return encode_partition(X, coding, handle_unknown)
-    from dask import delayed
-
     width = len(coding.columns)
     local = tuple(range(width))  # the model columns, once selected
-    shared = delayed(coding, traverse=False)  # one copy in the graph, not one per chunk
+    # The coding goes in as a plain argument: a shared delayed key would make the encoded
+    # array a graph with two outputs, which dask's fusion refuses when it is persisted
+    # ("Cannot fuse tasks with multiple outputs").
+    shared = coding
     if kind == "dask_array":
         used = X[:, list(coding.columns)].rechunk({1: -1})
         return used.map_blocks(
