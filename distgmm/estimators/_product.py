@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -29,6 +28,7 @@ from ..families.mixed import ProductMLE, ProductParams
 from ..fingerprint import array_digest, data_fingerprint
 from ..init import seeds
 from ._base import BaseMixture
+from ._criteria import InformationCriteria
 from ._terms import coding_from_json, coding_to_json, column_families, make_terms
 from ._validation import connected, finite_block_log_prob
 
@@ -62,7 +62,7 @@ class _RandomStart:
     fully_given = False
 
 
-class ProductMixture(BaseMixture):
+class ProductMixture(InformationCriteria, BaseMixture):
     """What the discrete and mixed-type mixtures share; a subclass says which family each
     column has (:meth:`_column_kinds`) and how its parameters are shown as attributes."""
 
@@ -203,30 +203,6 @@ class ProductMixture(BaseMixture):
 
     def _n_parameters(self) -> int:
         return self._family().n_parameters(self._params())
-
-    def bic(self, X, sample_weight=None):
-        """Bayesian information criterion of the model on ``X`` (lower is better).
-
-        ``-2 log L + p log n``, ``p`` the free parameters (``K - 1`` weights and each
-        group's: ``L - 1`` per categorical column, one per Bernoulli or Poisson column,
-        ``D - 1`` for a multinomial, the Gaussian's means and covariances).
-
-        Returns
-        -------
-        bic : float
-        """
-        mean, weight = self._weighted_mean(X, sample_weight)
-        return -2.0 * mean * weight + self._n_parameters() * math.log(weight)
-
-    def aic(self, X, sample_weight=None):
-        """Akaike information criterion of the model on ``X`` (lower is better).
-
-        Returns
-        -------
-        aic : float
-        """
-        mean, weight = self._weighted_mean(X, sample_weight)
-        return -2.0 * mean * weight + 2 * self._n_parameters()
 
     def sample(self, n_samples=1):
         """Draw rows from the fitted model.

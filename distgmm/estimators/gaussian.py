@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from numbers import Integral, Real
 
@@ -14,12 +13,13 @@ from ..families.gaussian.mle import GaussianMLE
 from ..families.gaussian.params import GaussianParams
 from ..init import INIT_METHODS, InitSpec
 from ._base import BaseMixture
+from ._criteria import InformationCriteria
 from ._validation import check_array_init, check_precisions_init
 
 __all__ = ["GaussianMixture"]
 
 
-class GaussianMixture(BaseMixture):
+class GaussianMixture(InformationCriteria, BaseMixture):
     """Gaussian mixture fitted by EM, one pass over the data per iteration, on Dask.
 
     A drop-in for :class:`sklearn.mixture.GaussianMixture` that also takes dask arrays
@@ -245,28 +245,6 @@ class GaussianMixture(BaseMixture):
 
     def _n_parameters(self) -> int:
         return self._params().n_parameters()
-
-    def bic(self, X, sample_weight=None):
-        """Bayesian information criterion of the model on ``X`` (lower is better).
-
-        With sample weights the sample size is their sum.
-
-        Returns
-        -------
-        bic : float
-        """
-        mean, weight = self._weighted_mean(X, sample_weight)
-        return -2.0 * mean * weight + self._n_parameters() * math.log(weight)
-
-    def aic(self, X, sample_weight=None):
-        """Akaike information criterion of the model on ``X`` (lower is better).
-
-        Returns
-        -------
-        aic : float
-        """
-        mean, weight = self._weighted_mean(X, sample_weight)
-        return -2.0 * mean * weight + 2 * self._n_parameters()
 
 
 def precisions_from_chol(covariance_type: str, chol: np.ndarray) -> np.ndarray:
