@@ -24,6 +24,7 @@ from sklearn.base import clone
 
 from .._frames import sample_weight_like
 from .._lockstep import Lockstep
+from .._sharedstarts import sharing
 from .._sizing import TASK_SCRATCH_BYTES
 from .._waits import compute
 from .._weights import check_sample_weight
@@ -164,8 +165,8 @@ def select_mixture(
             est.set_params(covariance_type=cov)
         est._validate_params()
         estimators.append(est)
-    with warnings.catch_warnings():  # each candidate reports its convergence in results_
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(), sharing():  # k-means shared between covariance types
+        warnings.simplefilter("ignore", ConvergenceWarning)  # reported in results_
         fitted, errors, n_passes, criteria = _sweep(template, estimators, X, sample_weight)
     results = []
     for (k, cov), est, error, crit in zip(candidates, fitted, errors, criteria, strict=True):
