@@ -191,3 +191,32 @@ def test_plot_draws_one_line_per_type_and_criterion():
     sel = select_mixture(_blobs(300), [1, 2], ("diag", "full"), random_state=0)
     ax = sel.plot()
     assert len(ax.lines) == 2 * 2 + 1  # BIC and AIC per type, and the best
+
+
+def test_dask_passes_over_chunks_in_memory_split_a_large_batch_over_tasks(monkeypatch):
+    import distgmm.engine as engine
+
+    X = _blobs(900)
+    origin = X.mean(axis=0)
+    rng = np.random.default_rng(1)
+    models = [
+        prepare_em(
+            GaussianParams.from_covariances(
+                "diag", np.full(3, 1 / 3), X[rng.choice(len(X), 3)], np.ones((3, 3))
+            ),
+            origin,
+        )
+        for _ in range(5)
+    ]
+    with dask.config.set(scheduler="threads"):
+        passes = engine.DaskPasses(da.from_array(X, chunks=(300, 3)), persist=True)
+        whole = passes.run(models, origin)
+        monkeypatch.setattr(engine, "TASK_SCRATCH_BYTES", 1)  # one model per task
+        graph = passes.graph(models, origin)
+        parts = passes.run(models, origin)
+        passes.close()
+    assert len([k for k in dict(graph.dask) if "part4" in str(k)]) >= 3  # 5 parts x 3 chunks
+    for a, b in zip(whole, parts, strict=True):
+        np.testing.assert_array_equal(a.sx, b.sx)
+        np.testing.assert_array_equal(a.sxx, b.sxx)
+        assert a.loglik == b.loglik
