@@ -184,11 +184,12 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
             self.labels_ = self._like_input(given, "labels", self.labels_, check_finite=False)
         return self
 
-    def _start(self, X, passes, spec: InitSpec, random_state, weights):
-        """Initial estimates of every restart, and the pass origin."""
+    def _start(self, X, passes, spec: InitSpec, random_state, weights, invariant: bool = False):
+        """Initial estimates of every restart, and the pass origin; ``invariant``: the
+        chunk-invariant start (dask input's) whatever the input."""
         if spec.fully_given:  # nothing to draw, as in scikit-learn
             return initialize(passes, spec, 0, self.n_init)
-        if isinstance(X, da.Array):
+        if invariant or isinstance(X, da.Array):
             base_seed = int(random_state.randint(np.iinfo(np.int32).max))
             return initialize(passes, spec, base_seed, self.n_init)
         return initialize_like_sklearn(X, spec, random_state, self.n_init, weights)
