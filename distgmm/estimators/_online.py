@@ -17,9 +17,10 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._frames import sample_weight_like
+from .._modelread import shown
 from .._weights import check_sample_weight
 from ..core.em import check_stats
-from ..core.online import blend, normalised, step_size
+from ..core.online import COUNTS, blend, normalised, step_size
 from ..engine import make_passes
 from ..errors import InvalidInputError
 from ..families.gaussian.kernel import representable_origin
@@ -242,24 +243,46 @@ def _model_width(header: dict, family) -> int:
     return header["n_features"] if width is None else width
 
 
-def restore_running(estimator, header: dict, arrays: dict, family, fail) -> None:
-    """Set the online state a model file holds, after checking its values are finite."""
+def _running_leaves(header: dict, arrays: dict, family):
+    """The template summary of the file's model, its array fields rebuilt from the running
+    arrays a file holds, and those arrays in order."""
+    template = running_template(family, header["n_components"], _model_width(header, family))
+    names = _array_fields(template)
+    count = sum(len(_leaves(getattr(template, n))) for n in names)
+    leaves = [arrays[f"running_{i}_"] for i in range(count)]
+    it = iter(leaves)
+    return template, {n: _rebuild(getattr(template, n), it) for n in names}, leaves
+
+
+def check_running(header: dict, arrays: dict, family, fail) -> None:
+    """Raise ``fail(problem)`` unless the online state a model file holds (if any) can be
+    blended into: finite arrays, non-negative soft counts, a positive weight, whole counts."""
     fit = header["fit"]
     if "n_batches_seen_" not in fit:
         return
-    template = running_template(family, header["n_components"], _model_width(header, family))
-    names = _array_fields(template)
-    leaves = [
-        arrays[f"running_{i}_"]
-        for i in range(sum(len(_leaves(getattr(template, n))) for n in names))
-    ]
+    _, values, leaves = _running_leaves(header, arrays, family)
     if (
         not all(np.isfinite(leaf).all() for leaf in leaves)
         or not np.isfinite(arrays["running_origin_"]).all()
     ):
         raise fail("the running statistics hold NaN or infinity")
-    it = iter(leaves)
-    values = {n: _rebuild(getattr(template, n), it) for n in names}
+    if (values["nk"] < 0).any():
+        raise fail("the running statistics' soft counts (nk) are negative")
+    scalars = fit["running_scalars"]
+    if not scalars.get("weight", 1.0) > 0:
+        raise fail(f"fit.running_scalars.weight {shown(scalars['weight'])} is not positive")
+    for name in COUNTS & set(scalars):
+        value = scalars[name]
+        if not (isinstance(value, int) and value >= 0):
+            raise fail(f"fit.running_scalars.{name} {shown(value)} is not an integer >= 0")
+
+
+def restore_running(estimator, header: dict, arrays: dict, family) -> None:
+    """Set the online state a (checked, :func:`check_running`) model file holds."""
+    fit = header["fit"]
+    if "n_batches_seen_" not in fit:
+        return
+    template, values, _ = _running_leaves(header, arrays, family)
     estimator.running_stats_ = dataclasses.replace(template, **values, **fit["running_scalars"])
     estimator.running_origin_ = arrays["running_origin_"]
     estimator.n_batches_seen_ = fit["n_batches_seen_"]
