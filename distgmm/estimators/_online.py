@@ -80,6 +80,15 @@ class OnlineMixin:
                     delattr(self, name)
             raise
 
+    def _fit(self, X, sample_weight):
+        fitted = super()._fit(X, sample_weight)
+        # Full-batch EM replaced the parameters: running statistics of earlier batches would
+        # be blended into them, so the next partial_fit starts afresh from its batch.
+        for name in ("running_stats_", "running_origin_", "n_batches_seen_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        return fitted
+
     def _partial_fit(self, X, sample_weight):
         fitted = hasattr(self, "converged_")
         X = self._check_X(X, reset=not fitted)
