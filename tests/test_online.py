@@ -347,11 +347,17 @@ def _em_step(X, weights, means, covariances, covariance_type, reg_covar):
     return nk / nk.sum(), new_means, cov
 
 
+@pytest.mark.parametrize("earlier", [False, True], ids=["fresh", "after-partial-fits"])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_partial_fit_after_fit_is_one_em_step_from_the_fitted_model(make_mixture, covariance_type):
-    X = make_mixture(n=3000, d=3, k=3, seed=9)[0]
-    fitted, batch = X[:2000], X[2000:]
-    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(fitted)
+def test_partial_fit_after_fit_is_one_em_step_from_the_fitted_model(
+    make_mixture, covariance_type, earlier
+):
+    X = make_mixture(n=3600, d=3, k=3, seed=9)[0]
+    fitted, batch = X[:2000], X[2000:3000]
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0)
+    if earlier:  # the fit replaces them: their running statistics must not come back
+        model.partial_fit(X[3000:3300]).partial_fit(X[3300:])
+    model.fit(fitted)
     expected = _em_step(
         batch, model.weights_, model.means_, model.covariances_, covariance_type, model.reg_covar
     )
