@@ -27,7 +27,10 @@ from ..errors import InvalidInputError
 from ..families.gaussian.kernel import representable_origin
 from ._validation import connected
 
-__all__ = ["OnlineMixin"]
+__all__ = ["HISTORY", "OnlineMixin"]
+
+#: Batches whose mean log-likelihood ``lower_bounds_`` keeps (the last ones).
+HISTORY = 1000
 
 #: Attributes a partial_fit sets; a failed call restores them (the model is left unchanged).
 _STATE = (
@@ -55,6 +58,10 @@ class OnlineMixin:
         (none during the first ``burn_in`` batches). After ``fit`` (or ``load``), the
         first call starts the running statistics from its batch under the fitted
         parameters, so online updates continue the fitted model.
+
+        ``lower_bound_`` is the batch's mean log-likelihood under the parameters that
+        entered it; ``lower_bounds_`` those of the last 1000 batches since the online
+        updates started, ``n_iter_`` their number, ``n_batches_seen_`` all the batches.
 
         Parameters
         ----------
@@ -125,7 +132,7 @@ class OnlineMixin:
             check_stats(summary)
         best = int(np.argmax([s.loglik for s in summaries]))  # the first of the best
         params, batch = starts[best], normalised(summaries[best])
-        running = getattr(self, "running_stats_", None)
+        running = earlier = getattr(self, "running_stats_", None)
         t = getattr(self, "n_batches_seen_", 0)
         if running is None:
             running, blends = batch, 0
@@ -143,8 +150,11 @@ class OnlineMixin:
         self.running_origin_ = origin
         self.n_batches_seen_ = t + 1
         self.converged_ = False
-        self.n_iter_ = self.n_batches_seen_
-        self.lower_bounds_ = [*getattr(self, "lower_bounds_", [])[-999:], batch.mean_loglik]
+        # The online history only (a fit's iterations are not batches), and as long as
+        # n_iter_: a model file holds n_iter_ bounds.
+        history = getattr(self, "lower_bounds_", []) if earlier is not None else []
+        self.lower_bounds_ = [*history[-(HISTORY - 1) :], batch.mean_loglik]
+        self.n_iter_ = len(self.lower_bounds_)
         self.lower_bound_ = batch.mean_loglik
         self.history_ = self.lower_bounds_
         return self
