@@ -27,6 +27,7 @@ from distgmm import (
 )
 from distgmm.core.chunk import chunk_summaries
 from distgmm.engine import NUMPY_CHUNK_BYTES
+from distgmm.estimators._online import HISTORY
 from distgmm.families.gaussian.kernel import prepare_em
 from distgmm.families.gaussian.mle import GaussianMLE
 
@@ -182,6 +183,31 @@ def test_save_and_load_between_batches_of_a_mixed_model(tmp_path):
     assert type(part) is MixedMixture
     _assert_same_model(part, whole)
     np.testing.assert_array_equal(part.score_samples(batches[0]), whole.score_samples(batches[0]))
+
+
+def test_a_fitted_model_updated_online_saves_and_loads(make_mixture, tmp_path):
+    # The daily job: fit once, then load, partial_fit, save, every day.
+    X = make_mixture(n=3000, d=3, k=3, seed=13)[0]
+    path = tmp_path / "model.npz"
+    GaussianMixture(3, random_state=0).fit(X[:2000]).save(path)
+    for batch in np.array_split(X[2000:], 3):
+        model = distgmm.load(path).partial_fit(batch)
+        model.save(path)
+    loaded = distgmm.load(path)
+    assert loaded.n_batches_seen_ == 3
+    assert loaded.n_iter_ == len(loaded.lower_bounds_) == 3  # the online history only
+    _assert_same_model(loaded, model)
+
+
+def test_more_batches_than_the_history_keeps_save_and_load(make_mixture, tmp_path):
+    X = make_mixture(n=2 * (HISTORY + 2), d=2, k=1, seed=14)[0]
+    model = GaussianMixture(1, covariance_type="spherical", random_state=0)
+    for batch in np.array_split(X, HISTORY + 2):
+        model.partial_fit(batch)
+    assert model.n_batches_seen_ == HISTORY + 2
+    assert model.n_iter_ == len(model.lower_bounds_) == HISTORY
+    model.save(tmp_path / "model.npz")
+    _assert_same_model(distgmm.load(tmp_path / "model.npz"), model)
 
 
 # ------------------------------------------------------------------------ bad input
