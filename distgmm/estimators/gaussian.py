@@ -129,9 +129,13 @@ class GaussianMixture(OnlineMixin, InformationCriteria, BaseMixture):
         Component of each training row, in the input's kind (see ``predict``).
     n_features_in_ : int
     n_batches_seen_ : int
-        Batches ``partial_fit`` has seen (absent before its first call).
+        Batches ``partial_fit`` has seen since it started (absent before its first call;
+        ``fit`` removes it, with the two below).
     running_stats_ : Stats
         ``partial_fit``'s running statistics, per unit of weight.
+    running_origin_ : ndarray of shape (n_features,)
+        The point the running statistics' coordinates are relative to (fixed at the first
+        ``partial_fit``).
     """
 
     _parameter_constraints: dict = {  # noqa: RUF012 - scikit-learn's declared convention
