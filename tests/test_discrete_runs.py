@@ -1,0 +1,158 @@
+"""The discrete and mixed-type mixtures' fits do not depend on where they ran: chunkings
+of whole blocks, numpy or dask input, one or two worker processes, reruns, a checkpoint's
+resume; model files give back the same predictions."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+from _discrete_data import _columns, blurred
+
+import distgmm
+from distgmm import (
+    BernoulliMixture,
+    CategoricalMixture,
+    MixedMixture,
+    MultinomialMixture,
+    PoissonMixture,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+#: Unnamed columns of a mixed table: positions of each family's columns in the arrays below.
+MIXED_FAMILIES = ("gaussian", "categorical", "poisson", "bernoulli", "multinomial")
+
+
+def case(name: str, n: int, seed: int = 0):
+    """An unfitted estimator and numpy rows of its kind (codes, counts, 0/1, reals)."""
+    rng = np.random.default_rng(seed)
+    truth = blurred(0.5)
+    y = rng.choice(3, size=n, p=truth["weights"])
+    kw = dict(n_components=3, random_state=1)
+    if name != "mixed":
+        estimator = {
+            "categorical": CategoricalMixture,
+            "bernoulli": BernoulliMixture,
+            "poisson": PoissonMixture,
+            "multinomial": MultinomialMixture,
+        }[name]
+        return estimator(**kw), _columns(name, truth[name], y, rng)
+    parts = [_columns(f, truth[f], y, rng).astype(float) for f in MIXED_FAMILIES]
+    spec, start = {}, 0
+    for family, part in zip(MIXED_FAMILIES, parts, strict=True):
+        spec[family] = list(range(start, start + part.shape[1]))
+        start += part.shape[1]
+    return MixedMixture(columns=spec, **kw), np.hstack(parts)
+
+
+NAMES = ("categorical", "bernoulli", "poisson", "multinomial", "mixed")
+
+
+def fitted_attributes(model) -> dict:
+    out = {k: v for k, v in vars(model).items() if k.endswith("_") and not k.startswith("_")}
+    out["labels_"] = np.asarray(out["labels_"])  # computed when lazy
+    return out
+
+
+def assert_identical(a, b):
+    mine, theirs = fitted_attributes(a), fitted_attributes(b)
+    assert sorted(mine) == sorted(theirs)
+    for name, value in mine.items():
+        other = theirs[name]
+        if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+            assert len(value) == len(other), name
+            for x, z in zip(value, other, strict=True):
+                np.testing.assert_array_equal(x, z, err_msg=name, strict=True)
+        else:
+            np.testing.assert_array_equal(value, other, err_msg=name, strict=True)
+
+
+def fresh(name: str, **settings):
+    """An unfitted estimator of the kind ``case`` gives, with ``settings``."""
+    return case(name, 10)[0].set_params(**settings)
+
+
+def block_rows(model, X) -> int:
+    """Rows of the kernel's blocks in a fit of ``model`` on ``X`` (core/chunk.py)."""
+    probe = model.set_params(max_iter=0).fit(X)
+    return probe._family().kernel.block_rows(probe.n_components, X.shape[1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_chunkings_of_whole_blocks_and_numpy_give_identical_fits(name):
+    """A chunk's statistics add its blocks' one after another, as the reduction adds
+    chunks (up to 8 of them): chunk edges on block edges change no bit."""
+    b = block_rows(*case(name, 50))
+    model, X = case(name, 4 * b + 123, seed=2)
+    settings = dict(tol=0.0, max_iter=12, n_init=2)
+    ref = model.set_params(**settings).fit(X)
+    for rows in [-1, (b, b, b, b, 123), (2 * b, b, b + 123), (3 * b, b + 123)]:
+        chunked = da.from_array(X, chunks=(rows, -1))
+        got = fresh(name, **settings).fit(chunked)
+        assert_identical(got, ref)
+    assert_identical(fresh(name, **settings).fit(X), ref)  # a rerun
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("name", ["categorical", "mixed"])
+def test_one_and_two_worker_processes_give_identical_fits(name, cluster1, cluster2):
+    _, X = case(name, 3000, seed=3)
+    data = da.from_array(X, chunks=(1000, -1))
+    settings = dict(tol=0.0, max_iter=6, n_init=2)
+    one = fresh(name, client=cluster1, **settings).fit(data)
+    two = fresh(name, client=cluster2, **settings).fit(data)
+    here = fresh(name, **settings).fit(data)  # threads in this process
+    assert_identical(one, two)
+    assert_identical(one, here)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("stop_after", [0, 3])
+def test_resumed_fit_is_bit_identical(tmp_path, name, stop_after):
+    _, X = case(name, 600, seed=4)
+    settings = dict(tol=0.0, max_iter=8, n_init=2)
+    whole = fresh(name, **settings).fit(X)
+    path = tmp_path / "fit.ckpt"
+    killed = {**settings, "max_iter": stop_after}
+    fresh(name, checkpoint=path, **killed).fit(X)
+    resumed = fresh(name, checkpoint=path, resume=True, **settings).fit(X)
+    assert_identical(resumed, whole)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_files_give_identical_predictions(tmp_path, name):
+    model, X = case(name, 600, seed=5)
+    model.set_params(max_iter=10).fit(X)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = distgmm.load(path)
+    assert type(loaded) is type(model)
+    assert loaded.columns_ == model.columns_
+    for method in ("predict", "predict_proba", "score_samples"):
+        want = getattr(model, method)(X)
+        np.testing.assert_array_equal(getattr(loaded, method)(X), want, err_msg=method)
+    assert loaded.bic(X) == model.bic(X)
+    np.testing.assert_array_equal(loaded.sample(20)[0], model.sample(20)[0])
+
+
+def test_model_file_of_named_string_categories(tmp_path):
+    """Categories that are strings, named columns and an ignored id column round-trip."""
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(300),
+            "plan": rng.choice(["basic", "plus", "pro"], 300),
+            "income": rng.normal(size=300),
+            "visits": rng.poisson(3.0, 300),
+        }
+    )
+    spec = {"categorical": ["plan"], "gaussian": ["income"], "poisson": ["visits"]}
+    model = MixedMixture(2, columns=spec, random_state=0).fit(frame)
+    model.save(tmp_path / "model.npz")
+    loaded = distgmm.load(tmp_path / "model.npz")
+    assert [list(c) for c in loaded.categories_] == [["basic", "plus", "pro"]]
+    assert list(loaded.feature_names_in_) == list(frame.columns)
+    np.testing.assert_array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
+    np.testing.assert_array_equal(loaded.score_samples(frame), model.score_samples(frame))
