@@ -85,6 +85,19 @@ def test_alpha_0_latent_class_boundary():
     assert all((p > 0).all() for p in smoothed.probabilities_)
 
 
+def test_alpha_0_unused_category_has_probability_0():
+    """A category dtype's category no row has: probability exactly 0 with alpha=0."""
+    X, _ = draw("categorical", 300, seed=15)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame["c"] = pd.Categorical(frame["c"], categories=[0, 1, 2, 3, 4])  # 4: never seen
+    model = CategoricalMixture(3, alpha=0.0, n_init=2, random_state=0).fit(frame)
+    assert list(model.categories_[2]) == [0, 1, 2, 3, 4]
+    assert np.all(model.probabilities_[2][:, 4] == 0.0)
+    check_boundary_fit(model, frame, "categorical", X)
+    smoothed = clone(model).set_params(alpha=1e-10).fit(frame)
+    assert np.all(smoothed.probabilities_[2] > 0)
+
+
 def check_boundary_fit(model, X, family, codes=None) -> None:
     """No NaN anywhere, EM's bound never falls, training rows have finite likelihoods (the
     plain EM's of the fitted parameters)."""
@@ -182,6 +195,22 @@ def test_unknown_category_named_or_ignored():
     want = reference.loglik(X[2:3, :2], [("categorical", [0, 1])], params)
     np.testing.assert_allclose(got[2], want[0], rtol=1e-12)
     assert np.isfinite(ignoring.predict_proba(new)).all()
+
+
+def test_unknown_category_of_a_mixed_model_ignored():
+    estimator, frame = mixed_case(300, seed=16)
+    model = estimator.set_params(n_components=2, handle_unknown="ignore", random_state=0)
+    model.fit(frame)
+    new = frame.head(3).copy()
+    new.loc[1, "c0"] = "never"
+    got = model.score_samples(new)
+    assert model.columns_ == ["g0", "c0", "p0"]
+    groups = [("gaussian", [0]), ("poisson", [1])]  # the row without column c0
+    params = reference_params(model, ["gaussian", "poisson"])
+    row = new.loc[[1], ["g0", "p0"]].to_numpy(dtype=float)
+    np.testing.assert_allclose(got[1], reference.loglik(row, groups, params)[0], rtol=1e-12)
+    with pytest.raises(InvalidInputError, match=r"column 'c0' has the value 'never' not seen"):
+        clone(model).set_params(handle_unknown="error").fit(frame).predict(new)
 
 
 # ---------------------------------------------------------------- scikit-learn conventions

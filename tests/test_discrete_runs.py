@@ -202,7 +202,6 @@ def typed_frame(n: int, seed: int) -> pd.DataFrame:
             "dask",
             marks=[
                 pytest.mark.xfail(
-                    raises=KeyError,
                     strict=True,
                     reason="dask-expr fuses the partitions of a column subset of Parquet files "
                     "holding an index (FusedParquetIO) after the encoder counted them unfused; "
