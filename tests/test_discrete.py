@@ -61,24 +61,24 @@ def test_published_latent_class_maxima(name, k, published, n_init):
 @pytest.mark.parametrize(("alpha", "weighted"), [(0.0, False), (0.5, True)])
 def test_every_iteration_matches_a_plain_em(family, alpha, weighted):
     """From the estimator's own start (its fit of max_iter=0), every iteration's bound and
-    the last parameters equal a textbook EM's, with and without pseudocounts and weights."""
+    parameters equal a textbook EM's, with and without pseudocounts and weights."""
     X, _ = draw(family, 400, seed=1, truth=blurred(0.7))  # overlapping: soft responsibilities
     sample_weight = np.random.default_rng(2).uniform(0.2, 3.0, len(X)) if weighted else None
     kw = dict(n_components=3, alpha=alpha, tol=0.0, random_state=5)
     estimator = ESTIMATORS[family]
     start = estimator(max_iter=0, **kw).fit(X, sample_weight=sample_weight)
-    model = estimator(max_iter=20, **kw).fit(X, sample_weight=sample_weight)
+    params = reference_params(start, [family])
+    groups = [(family, list(range(X.shape[1])))]
+    bounds = []
+    for n_iter in range(1, 16):
+        bound, params = reference.em_step(
+            X.astype(float), groups, params, alpha=alpha, sample_weight=sample_weight
+        )
+        bounds.append(bound)
+        model = estimator(max_iter=n_iter, **kw).fit(X, sample_weight=sample_weight)
+        np.testing.assert_allclose(model.lower_bounds_, bounds, rtol=1e-10)
+        assert_params_close(reference_params(model, [family]), params)
     assert (model.predict_proba(X).max(axis=1) < 0.9).mean() > 0.2  # EM, not sorting
-    bounds, params = reference.run_em(
-        X.astype(float),
-        [(family, list(range(X.shape[1])))],
-        reference_params(start, [family]),
-        20,
-        alpha=alpha,
-        sample_weight=sample_weight,
-    )
-    np.testing.assert_allclose(model.lower_bounds_, bounds, rtol=1e-10)
-    assert_params_close(reference_params(model, [family]), params)
 
 
 def test_bernoulli_is_categorical_of_two_levels():
