@@ -4,6 +4,7 @@ resume; model files give back the same predictions."""
 
 from __future__ import annotations
 
+import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -202,6 +203,7 @@ def typed_frame(n: int, seed: int) -> pd.DataFrame:
             "dask",
             marks=[
                 pytest.mark.xfail(
+                    raises=KeyError,
                     strict=True,
                     reason="dask-expr fuses the partitions of a column subset of Parquet files "
                     "holding an index (FusedParquetIO) after the encoder counted them unfused; "
@@ -234,9 +236,11 @@ def test_parquet_fit_equals_the_pandas_fit(tmp_path, writer):
     table = dd.read_parquet(folder)
     assert table.npartitions == 4
     ref = clone(model).fit(frame)
-    got = clone(model).fit(table)
+    with dask.config.set(scheduler="threads"):  # not the session's cluster, if one is up
+        got = clone(model).fit(table)
+        assert_identical(got, ref)
+        proba, labels = got.predict_proba(table).compute(), got.predict(table).compute()
     assert [list(c) for c in ref.categories_] == [["basic", "plus", "pro"], ["n", "s", "w"]]
     assert "id" not in got.columns_
-    assert_identical(got, ref)
-    np.testing.assert_array_equal(got.predict_proba(table).compute(), ref.predict_proba(frame))
-    np.testing.assert_array_equal(got.predict(table).compute(), ref.labels_)
+    np.testing.assert_array_equal(proba, ref.predict_proba(frame))
+    np.testing.assert_array_equal(labels, ref.labels_)
