@@ -56,10 +56,10 @@ def draw(family: str, n: int, seed: int = 0, truth=None):
     truth = TRUTH if truth is None else truth
     rng = np.random.default_rng(seed)
     y = rng.choice(len(truth["weights"]), size=n, p=truth["weights"])
-    return _columns(family, truth[family], y, rng), y
+    return draw_columns(family, truth[family], y, rng), y
 
 
-def _columns(family: str, params, y, rng) -> np.ndarray:
+def draw_columns(family: str, params, y, rng) -> np.ndarray:
     n = len(y)
     if family == "categorical":
         cols = [(rng.random(n)[:, None] > np.cumsum(p[y], axis=1)).sum(axis=1) for p in params]

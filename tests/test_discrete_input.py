@@ -10,7 +10,13 @@ import _reference_em as reference
 import numpy as np
 import pandas as pd
 import pytest
-from _discrete_data import _columns, assert_params_close, blurred, draw, reference_params
+from _discrete_data import (
+    assert_params_close,
+    blurred,
+    draw,
+    draw_columns,
+    reference_params,
+)
 from sklearn.base import clone
 
 from distgmm import (
@@ -123,9 +129,11 @@ def mixed_case(n: int, seed: int):
     y = rng.choice(3, size=n, p=truth["weights"])
     frame = pd.DataFrame(
         {
-            "g0": _columns("gaussian", truth["gaussian"], y, rng)[:, 0],
-            "c0": np.array(["a", "b"])[_columns("categorical", truth["categorical"], y, rng)[:, 0]],
-            "p0": _columns("poisson", truth["poisson"], y, rng)[:, 0],
+            "g0": draw_columns("gaussian", truth["gaussian"], y, rng)[:, 0],
+            "c0": np.array(["a", "b"])[
+                draw_columns("categorical", truth["categorical"], y, rng)[:, 0]
+            ],
+            "p0": draw_columns("poisson", truth["poisson"], y, rng)[:, 0],
         }
     )
     spec = {"gaussian": ["g0"], "categorical": ["c0"], "poisson": ["p0"]}

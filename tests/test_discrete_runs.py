@@ -9,7 +9,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
-from _discrete_data import _columns, blurred
+from _discrete_data import blurred, draw_columns
 from sklearn.base import clone
 
 import distgmm
@@ -40,8 +40,8 @@ def case(name: str, n: int, seed: int = 0):
             "poisson": PoissonMixture,
             "multinomial": MultinomialMixture,
         }[name]
-        return estimator(**kw), _columns(name, truth[name], y, rng)
-    parts = [_columns(f, truth[f], y, rng).astype(float) for f in MIXED_FAMILIES]
+        return estimator(**kw), draw_columns(name, truth[name], y, rng)
+    parts = [draw_columns(f, truth[f], y, rng).astype(float) for f in MIXED_FAMILIES]
     spec, start = {}, 0
     for family, part in zip(MIXED_FAMILIES, parts, strict=True):
         spec[family] = list(range(start, start + part.shape[1]))

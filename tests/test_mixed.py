@@ -6,7 +6,7 @@ import _reference_em as reference
 import numpy as np
 import pandas as pd
 import pytest
-from _discrete_data import _columns, assert_params_close, blurred, reference_params
+from _discrete_data import assert_params_close, blurred, draw_columns, reference_params
 from sklearn.metrics import adjusted_rand_score
 
 from distgmm import InvalidInputError, MixedMixture
@@ -21,7 +21,7 @@ def mixed_frame(families, n, seed, truth):
     y = rng.choice(len(truth["weights"]), size=n, p=truth["weights"])
     named = {}
     for family in families:
-        values = _columns(family, truth[family], y, rng)
+        values = draw_columns(family, truth[family], y, rng)
         named[family] = {f"{family}{j}": values[:, j] for j in range(values.shape[1])}
     order = [("id", np.arange(n))]
     for row in range(max(len(c) for c in named.values())):  # round robin
