@@ -60,11 +60,16 @@ class BernoulliTerm(DotTerm):
     def random_start(
         self, rng: np.random.Generator, moments: tuple, nk: np.ndarray, n_components: int, origin
     ):
-        """The data's frequencies of ones and zeros each times an exponential draw."""
+        """The data's frequencies of ones and zeros each times an exponential draw.
+
+        The draws are laid out as the categorical term's of two levels (per column: the
+        zeros', then the ones'), so that a Bernoulli and a categorical model of the same
+        0/1 columns start, and fit, alike for one seed."""
         d = len(self.columns)
-        draws = moments[0][0] * rng.standard_exponential((n_components, 2 * d))
-        total = draws[:, :d] + draws[:, d:]
-        return np.where(total > 0, draws[:, :d] / np.where(total > 0, total, 1.0), 0.5)
+        draws = rng.standard_exponential((n_components, d, 2))
+        ones, zeros = moments[0][0][:d] * draws[:, :, 1], moments[0][0][d:] * draws[:, :, 0]
+        total = zeros + ones
+        return np.where(total > 0, ones / np.where(total > 0, total, 1.0), 0.5)
 
     def sample(self, p: np.ndarray, rng, y: np.ndarray, out: np.ndarray) -> None:
         u = rng.random((len(y), len(self.columns)))
