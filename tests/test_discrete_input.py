@@ -240,3 +240,19 @@ def test_scikit_learn_conventions(name):
     np.testing.assert_array_equal(labels, copy.predict(X))
     np.testing.assert_array_equal(labels, estimator.labels_)
     assert not hasattr(clone(estimator), "weights_")
+
+
+def test_a_row_impossible_under_every_component_is_minus_inf_or_an_error():
+    """alpha=0 gives a column of zeros the rate 0: a later count there has probability 0
+    under every component, so its log-likelihood is -inf and it has no component."""
+    X = np.array([[0, 1], [0, 2], [0, 3], [0, 1]] * 10)
+    model = distgmm.PoissonMixture(2, alpha=0.0, random_state=0).fit(X)
+    assert (model.rates_[:, 0] == 0).all()
+    rows = np.array([[3, 1], [0, 1]])
+    scores = model.score_samples(rows)
+    assert scores[0] == -np.inf
+    assert np.isfinite(scores[1])
+    for method in (model.predict, model.predict_proba):
+        with pytest.raises(InvalidInputError, match="probability 0 under every component"):
+            method(rows)
+    assert model.score(X) > -np.inf  # the training rows are all possible

@@ -79,7 +79,10 @@ def assert_close(a, b, rtol):
         other = theirs[name]
         pairs = zip(value, other, strict=True) if isinstance(value, list) else [(value, other)]
         for x, z in pairs:
-            np.testing.assert_allclose(x, z, rtol=rtol, atol=1e-14, err_msg=name)
+            if np.asarray(x).dtype.kind in "biuf":
+                np.testing.assert_allclose(x, z, rtol=rtol, atol=1e-14, err_msg=name)
+            else:  # names
+                np.testing.assert_array_equal(x, z, err_msg=name)
 
 
 def fresh(name: str, **settings):
@@ -199,21 +202,8 @@ def typed_frame(n: int, seed: int) -> pd.DataFrame:
     "writer",
     [
         "pandas",
-        pytest.param(
-            "dask",
-            marks=[
-                pytest.mark.xfail(
-                    raises=KeyError,
-                    strict=True,
-                    reason="dask-expr fuses the partitions of a column subset of Parquet files "
-                    "holding an index (FusedParquetIO) after the encoder counted them unfused; "
-                    "pure dask: read_parquet(p).iloc[:, [1]].map_partitions(f).to_dask_array("
-                    "lengths=True) fails alike",
-                ),
-                # dask 2026.8's reader of an index column; pandas 3.1 deprecates the keyword
-                pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index"),
-            ],
-        ),
+        # dask 2026.8's reader of an index column; pandas 3.1 deprecates the keyword
+        pytest.param("dask", marks=pytest.mark.filterwarnings("ignore:The inplace keyword")),
     ],
 )
 def test_parquet_fit_equals_the_pandas_fit(tmp_path, writer):
@@ -238,9 +228,14 @@ def test_parquet_fit_equals_the_pandas_fit(tmp_path, writer):
     ref = clone(model).fit(frame)
     with dask.config.set(scheduler="threads"):  # not the session's cluster, if one is up
         got = clone(model).fit(table)
-        assert_identical(got, ref)
+        if writer == "pandas":
+            assert_identical(got, ref)
+        else:  # Dask fuses the partitions of the columns read (two blocks each): rounding
+            assert_close(got, ref, rtol=1e-10)
         proba, labels = got.predict_proba(table).compute(), got.predict(table).compute()
     assert [list(c) for c in ref.categories_] == [["basic", "plus", "pro"], ["n", "s", "w"]]
     assert "id" not in got.columns_
-    np.testing.assert_array_equal(proba, ref.predict_proba(frame))
+    np.testing.assert_allclose(proba, ref.predict_proba(frame), rtol=0, atol=1e-10)
     np.testing.assert_array_equal(labels, ref.labels_)
+    if writer == "pandas":
+        np.testing.assert_array_equal(proba, ref.predict_proba(frame))
