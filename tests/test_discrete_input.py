@@ -246,7 +246,7 @@ def test_a_row_impossible_under_every_component_is_minus_inf_or_an_error():
     """alpha=0 gives a column of zeros the rate 0: a later count there has probability 0
     under every component, so its log-likelihood is -inf and it has no component."""
     X = np.array([[0, 1], [0, 2], [0, 3], [0, 1]] * 10)
-    model = distgmm.PoissonMixture(2, alpha=0.0, random_state=0).fit(X)
+    model = PoissonMixture(2, alpha=0.0, random_state=0).fit(X)
     assert (model.rates_[:, 0] == 0).all()
     rows = np.array([[3, 1], [0, 1]])
     scores = model.score_samples(rows)
