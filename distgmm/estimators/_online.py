@@ -27,6 +27,9 @@ from ._validation import connected
 
 __all__ = ["OnlineMixin"]
 
+#: Batches whose mean log-likelihood ``lower_bounds_`` keeps after online updates.
+_HISTORY = 1000
+
 #: Attributes a partial_fit sets; a failed call restores them (the model is left unchanged).
 _STATE = (
     "n_features_in_",
@@ -127,11 +130,13 @@ class OnlineMixin:
         self.running_stats_ = running
         self.running_origin_ = origin
         self.n_batches_seen_ = t + 1
-        self.converged_ = False
-        self.n_iter_ = self.n_batches_seen_
-        self.lower_bounds_ = [*getattr(self, "lower_bounds_", [])[-999:], batch.mean_loglik]
+        # The history of the online updates (the last _HISTORY), replacing a fit's.
+        history = self.lower_bounds_[-(_HISTORY - 1) :] if t else []
+        self.lower_bounds_ = [*history, batch.mean_loglik]
         self.lower_bound_ = batch.mean_loglik
         self.history_ = self.lower_bounds_
+        self.n_iter_ = len(self.lower_bounds_)
+        self.converged_ = False
         return self
 
     def _online_starts(self, X, passes, fitted: bool, weights):
