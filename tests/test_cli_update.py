@@ -60,7 +60,7 @@ def test_update_after_fit_starts_the_running_statistics(batches, scheduler):
 
 @pytest.mark.cluster
 def test_update_refuses_another_existing_output_and_bad_data(batches, tmp_path, scheduler):
-    root, paths = batches
+    _, paths = batches
     model = tmp_path / "m.npz"
     GaussianMixture(3, random_state=0).partial_fit(np.load(paths[0])).save(model)
     other = tmp_path / "other.npz"
