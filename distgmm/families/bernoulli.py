@@ -12,14 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._logdot import add_log_dot, log_matrix
+from ._dotterm import DotTerm
+from ._logdot import log_matrix
 from .categorical import check_probabilities
 
 __all__ = ["BernoulliTerm"]
 
 
 @dataclass(frozen=True, slots=True)
-class BernoulliTerm:
+class BernoulliTerm(DotTerm):
     """0/1 columns ``columns``; ``alpha`` is added to the count of ones and of zeros."""
 
     columns: tuple[int, ...]
@@ -30,12 +31,6 @@ class BernoulliTerm:
     def width(self) -> int:
         return 2 * len(self.columns)
 
-    def structure(self) -> tuple:
-        return (self.kind, self.columns)
-
-    def work_width(self, n_components: int) -> int:
-        return 0
-
     def view(self, block: np.ndarray, origin: np.ndarray, store: dict) -> np.ndarray:
         n, d = len(block), len(self.columns)
         key = ("bernoulli", self.columns)
@@ -45,21 +40,6 @@ class BernoulliTerm:
         both[:, :d] = block[:, self.columns]
         np.subtract(1.0, both[:, :d], out=both[:, d:])
         return both
-
-    def row_const(self, view) -> None:
-        return None
-
-    def log_prob(self, view, mats, out: np.ndarray, tmp: np.ndarray, work: np.ndarray) -> None:
-        add_log_dot(mats, view, out, tmp)
-
-    def new_acc(self, n_components: int) -> list:
-        return [np.zeros((n_components, self.width))]
-
-    def accumulate(self, view, resp, shift, acc: list, work: np.ndarray) -> None:
-        acc[0] += resp @ view
-
-    def finish(self, acc: list, nk: np.ndarray, shift) -> tuple:
-        return (acc[0],)
 
     def prepare(self, p: np.ndarray, origin: np.ndarray):
         return log_matrix(np.hstack([p, 1.0 - p])), np.zeros(len(p)), None
@@ -76,9 +56,6 @@ class BernoulliTerm:
 
     def n_parameters(self, n_components: int) -> int:
         return n_components * len(self.columns)
-
-    def all_shift(self) -> None:
-        return None
 
     def random_start(
         self, rng: np.random.Generator, moments: tuple, nk: np.ndarray, n_components: int, origin
