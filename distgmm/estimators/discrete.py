@@ -90,6 +90,8 @@ class _OneFamily(ProductMixture):
         persist="auto",
         checkpoint=None,
         resume=False,
+        step_size_decay=0.6,
+        burn_in=0,
     ):
         self.n_components = n_components
         self.alpha = alpha
@@ -107,6 +109,8 @@ class _OneFamily(ProductMixture):
         self.persist = persist
         self.checkpoint = checkpoint
         self.resume = resume
+        self.step_size_decay = step_size_decay
+        self.burn_in = burn_in
 
     def _column_kinds(self):
         if self.columns is None:

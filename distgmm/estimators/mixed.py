@@ -90,6 +90,8 @@ class MixedMixture(ProductMixture):
         persist="auto",
         checkpoint=None,
         resume=False,
+        step_size_decay=0.6,
+        burn_in=0,
     ):
         self.n_components = n_components
         self.columns = columns
@@ -109,6 +111,8 @@ class MixedMixture(ProductMixture):
         self.persist = persist
         self.checkpoint = checkpoint
         self.resume = resume
+        self.step_size_decay = step_size_decay
+        self.burn_in = burn_in
 
     def _settings(self) -> dict:
         return {
