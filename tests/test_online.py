@@ -27,7 +27,7 @@ from distgmm import (
 )
 from distgmm.core.chunk import chunk_summaries
 from distgmm.engine import NUMPY_CHUNK_BYTES
-from distgmm.estimators._online import HISTORY
+from distgmm.estimators._online import _HISTORY as HISTORY
 from distgmm.families.gaussian.kernel import prepare_em
 from distgmm.families.gaussian.mle import GaussianMLE
 

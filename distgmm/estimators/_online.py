@@ -27,10 +27,10 @@ from ..errors import InvalidInputError
 from ..families.gaussian.kernel import representable_origin
 from ._validation import connected
 
-__all__ = ["HISTORY", "OnlineMixin"]
+__all__ = ["OnlineMixin"]
 
-#: Batches whose mean log-likelihood ``lower_bounds_`` keeps (the last ones).
-HISTORY = 1000
+#: Batches whose mean log-likelihood ``lower_bounds_`` keeps after online updates.
+_HISTORY = 1000
 
 #: Attributes a partial_fit sets; a failed call restores them (the model is left unchanged).
 _STATE = (
@@ -132,7 +132,7 @@ class OnlineMixin:
             check_stats(summary)
         best = int(np.argmax([s.loglik for s in summaries]))  # the first of the best
         params, batch = starts[best], normalised(summaries[best])
-        running = earlier = getattr(self, "running_stats_", None)
+        running = getattr(self, "running_stats_", None)
         t = getattr(self, "n_batches_seen_", 0)
         if running is None:
             running, blends = batch, 0
@@ -149,14 +149,13 @@ class OnlineMixin:
         self.running_stats_ = running
         self.running_origin_ = origin
         self.n_batches_seen_ = t + 1
-        self.converged_ = False
-        # The online history only (a fit's iterations are not batches), and as long as
-        # n_iter_: a model file holds n_iter_ bounds.
-        history = getattr(self, "lower_bounds_", []) if earlier is not None else []
-        self.lower_bounds_ = [*history[-(HISTORY - 1) :], batch.mean_loglik]
-        self.n_iter_ = len(self.lower_bounds_)
+        # The history of the online updates (the last _HISTORY), replacing a fit's.
+        history = self.lower_bounds_[-(_HISTORY - 1) :] if t else []
+        self.lower_bounds_ = [*history, batch.mean_loglik]
         self.lower_bound_ = batch.mean_loglik
         self.history_ = self.lower_bounds_
+        self.n_iter_ = len(self.lower_bounds_)
+        self.converged_ = False
         return self
 
     def _online_starts(self, X, passes, fitted: bool, weights):

@@ -15,12 +15,14 @@ import os
 from dataclasses import dataclass
 from numbers import Integral, Real
 
+import dask.array as da
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._encoding import ColumnCoding, encode, encode_partition, fit_coding
-from .._frames import frame_outputs, is_dask_frame, like_input
+from .._feature_names import check_feature_names
+from .._frames import frame_outputs, is_dask_frame, label_names, like_input
 from .._sizing import pass_scratch_bytes
 from ..core.em import check_stats
 from ..errors import DistGMMError
@@ -106,6 +108,10 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
                     self.feature_names_in_ = coding.feature_names
                 elif hasattr(self, "feature_names_in_"):
                     del self.feature_names_in_
+            else:  # scikit-learn's warnings for names on one side only (encode compares both)
+                names = label_names(X.columns) if hasattr(X, "columns") else None
+                warn = not isinstance(X, da.Array)  # a dask array has no names to give
+                check_feature_names(self, None, False, names=names, warn=warn)
             return encode(
                 X,
                 self._coding,

@@ -62,7 +62,8 @@ class MixedMixture(ProductMixture):
 
     _parameter_constraints: dict = {  # noqa: RUF012 - scikit-learn's declared convention
         **COMMON_CONSTRAINTS,
-        "columns": [dict],
+        # None (the default) reaches _column_kinds, whose error says what to give.
+        "columns": [dict, None],
         "covariance_type": [StrOptions(set(covtypes.COVARIANCE_TYPES))],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
     }
