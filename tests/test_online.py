@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import dask.array as da
+import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
@@ -144,6 +145,22 @@ def test_dask_batches_in_other_chunks_give_the_same_model(make_mixture, cluster2
                 getattr(theirs, name), getattr(mine, name), rtol=1e-12, atol=1e-12
             )
     assert theirs.n_batches_seen_ == mine.n_batches_seen_ == 4
+
+
+def test_dask_dataframe_batches_give_the_mixed_model_of_pandas_batches(cluster2):
+    mine = MixedMixture(2, columns=SPEC, random_state=0)
+    theirs = MixedMixture(2, columns=SPEC, random_state=0, client=cluster2)
+    for seed in range(3):
+        table = _table(2000, seed)
+        mine.partial_fit(table)
+        theirs.partial_fit(dd.from_pandas(table, npartitions=3))
+        for name in ("weights_", "means_", "covariances_", "rates_"):
+            np.testing.assert_allclose(
+                getattr(theirs, name), getattr(mine, name), rtol=1e-12, atol=1e-12
+            )
+        np.testing.assert_allclose(theirs.probabilities_[0], mine.probabilities_[0], rtol=1e-12)
+    assert [list(c) for c in theirs.categories_] == [list(PLANS)]
+    assert theirs.n_batches_seen_ == 3
 
 
 # ---------------------------------------------------------------------- model files
