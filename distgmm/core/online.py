@@ -14,10 +14,10 @@ import numpy as np
 
 from .summary import Summary
 
-__all__ = ["blend", "normalised", "step_size"]
+__all__ = ["COUNTS", "blend", "normalised", "step_size"]
 
 #: Summary fields that count rows rather than weigh them: never scaled.
-_COUNTS = frozenset({"n_rows", "n_nonfinite", "n_overflow"})
+COUNTS = frozenset({"n_rows", "n_nonfinite", "n_overflow"})
 
 
 def step_size(t: int, decay: float) -> float:
@@ -38,7 +38,7 @@ def scaled(summary: Summary, factor: float) -> Summary:
     changes = {
         f.name: _scale(getattr(summary, f.name), factor)
         for f in dataclasses.fields(summary)
-        if f.name not in _COUNTS and not f.metadata.get("shift")
+        if f.name not in COUNTS and not f.metadata.get("shift")
     }
     return dataclasses.replace(summary, **changes)
 

@@ -31,7 +31,14 @@ from ..fingerprint import array_digest, data_fingerprint
 from ..init import seeds
 from ._base import BaseMixture
 from ._criteria import InformationCriteria
-from ._online import OnlineMixin, restore_running, running_arrays, running_fit, running_shapes
+from ._online import (
+    OnlineMixin,
+    check_running,
+    restore_running,
+    running_arrays,
+    running_fit,
+    running_shapes,
+)
 from ._terms import coding_from_json, coding_to_json, column_families, make_terms
 from ._validation import connected, finite_block_log_prob
 
@@ -282,12 +289,13 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
     def _model_check(cls, header: dict, arrays: dict, fail) -> None:
         codec = cls._model_codec(header, fail)[0]
         codec.from_arrays("mixed", {n[:-1]: arrays[n] for n in _codec_names(codec, header)}, fail)
+        check_running(header, arrays, codec, fail)
 
     def _restore(self, header: dict, arrays: dict) -> None:
         codec, self._coding, self._families = self._model_codec(header, DistGMMError)
         named = {n[:-1]: arrays[n] for n in _codec_names(codec, header)}
         self._set_params(codec.from_arrays("mixed", named, DistGMMError))
-        restore_running(self, header, arrays, codec, DistGMMError)
+        restore_running(self, header, arrays, codec)
 
 
 def _codec_names(codec: ProductMLE, header: dict) -> list[str]:

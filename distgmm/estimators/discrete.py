@@ -41,8 +41,9 @@ _COMMON_DOC = """
         rows (bit-identical for chunks that add the rows' blocks in the same order).
     warm_start : bool, default=False
         Start ``fit`` from the last solution (``n_init`` is then ignored).
-    verbose, verbose_interval, client, persist, checkpoint, resume
-        As for :class:`distgmm.GaussianMixture`.
+    verbose, verbose_interval, client, persist, checkpoint, resume, step_size_decay, burn_in
+        As for :class:`distgmm.GaussianMixture` (the last two: ``partial_fit``'s online EM;
+        its first batch fixes the categories, unless a category dtype lists them).
 """
 
 _COMMON_ATTRIBUTES = """
@@ -59,6 +60,8 @@ _COMMON_ATTRIBUTES = """
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When ``X`` has string column names.
+    n_batches_seen_, running_stats_, running_origin_
+        ``partial_fit``'s online state, as :class:`distgmm.GaussianMixture`'s.
 """
 
 

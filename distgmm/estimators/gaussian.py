@@ -8,14 +8,20 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..errors import DistGMMError
 from ..families.gaussian import covtypes as kernels
 from ..families.gaussian.mle import GaussianMLE
 from ..families.gaussian.params import GaussianParams
 from ..init import INIT_METHODS, InitSpec
 from ._base import BaseMixture
 from ._criteria import InformationCriteria
-from ._online import OnlineMixin, restore_running, running_arrays, running_fit, running_shapes
+from ._online import (
+    OnlineMixin,
+    check_running,
+    restore_running,
+    running_arrays,
+    running_fit,
+    running_shapes,
+)
 from ._validation import check_array_init, check_precisions_init
 
 __all__ = ["GaussianMixture"]
@@ -123,9 +129,13 @@ class GaussianMixture(OnlineMixin, InformationCriteria, BaseMixture):
         Component of each training row, in the input's kind (see ``predict``).
     n_features_in_ : int
     n_batches_seen_ : int
-        Batches ``partial_fit`` has seen (absent before its first call).
+        Batches ``partial_fit`` has seen since it started (absent before its first call;
+        ``fit`` removes it, with the two below).
     running_stats_ : Stats
         ``partial_fit``'s running statistics, per unit of weight.
+    running_origin_ : ndarray of shape (n_features,)
+        The point the running statistics' coordinates are relative to (fixed at the first
+        ``partial_fit``).
     """
 
     _parameter_constraints: dict = {  # noqa: RUF012 - scikit-learn's declared convention
@@ -247,10 +257,11 @@ class GaussianMixture(OnlineMixin, InformationCriteria, BaseMixture):
 
     @classmethod
     def _check_model_arrays(cls, header: dict, arrays: dict, fail) -> None:
-        """Nothing beyond the arrays every model file holds."""
+        """The online state, if any (the arrays every model file holds are checked)."""
+        check_running(header, arrays, GaussianMLE(header["covariance_type"], 0.0), fail)
 
     def _restore(self, header: dict, arrays: dict) -> None:
-        restore_running(self, header, arrays, self._family(), DistGMMError)
+        restore_running(self, header, arrays, self._family())
         self._set_params(
             GaussianParams(
                 header["covariance_type"],

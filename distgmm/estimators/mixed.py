@@ -38,7 +38,7 @@ class MixedMixture(ProductMixture):
     alpha : float, default=1e-10
         Pseudocount of the discrete groups (see :class:`CategoricalMixture`).
     handle_unknown, tol, max_iter, n_init, init_params, random_state, warm_start, verbose,
-    verbose_interval, client, persist, checkpoint, resume
+    verbose_interval, client, persist, checkpoint, resume, step_size_decay, burn_in
         As for :class:`CategoricalMixture`. The random start draws the Gaussian means
         around the data's mean with its spread, every covariance the data's.
 
@@ -56,7 +56,7 @@ class MixedMixture(ProductMixture):
     columns_ : list
         The model's columns in model order (as they appear in ``X``).
     converged_, n_iter_, lower_bound_, lower_bounds_, history_, labels_, n_features_in_,
-    feature_names_in_
+    feature_names_in_, n_batches_seen_, running_stats_, running_origin_
         As for :class:`CategoricalMixture`.
     """
 
