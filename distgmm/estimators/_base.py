@@ -35,9 +35,6 @@ from ._validation import connected, seed_identity
 
 __all__ = ["BaseMixture"]
 
-#: What partial_fit keeps between batches (distgmm.estimators._online).
-ONLINE_STATE = ("running_stats_", "running_origin_", "n_batches_seen_")
-
 #: What validating X sets on the estimator before any fitting happens.
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 
@@ -243,9 +240,6 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
             passes.close()
         best = best_result(results, self.max_iter)
         self._set_params(best.params)
-        for name in ONLINE_STATE:  # a fit is batch EM: earlier online statistics are stale
-            if hasattr(self, name):
-                delattr(self, name)
         self.converged_ = best.converged
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound
