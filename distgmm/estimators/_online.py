@@ -23,7 +23,7 @@ from .._weights import check_sample_weight
 from ..core.em import check_stats
 from ..core.online import COUNTS, blend, normalised, step_size
 from ..engine import make_passes
-from ..errors import InvalidInputError
+from ..errors import EmptyComponentError, InvalidInputError
 from ..families.gaussian.kernel import representable_origin
 from ._validation import connected
 
@@ -144,7 +144,20 @@ class OnlineMixin:
                 step_size(blends, self.step_size_decay),
             )
         if t + 1 > self.burn_in:
-            params = family.m_step(running, params, origin)  # may raise: nothing changed yet
+            try:
+                params = family.m_step(running, params, origin)  # nothing changed yet
+            except EmptyComponentError as err:
+                # The blend forgets a component that batch after batch takes no row: with
+                # small batches one can merge away for good. Say so, and how to avoid it.
+                err.args = (
+                    f"partial_fit: component {err.component} holds almost none of the running "
+                    f"statistics' weight ({err.soft_count:.3g}); the model is left as it was. "
+                    f"Batches of {n} rows are too few to keep {self.n_components} components "
+                    "apart: use larger batches (hundreds of rows per component), fewer "
+                    "components, or refit with fit().",
+                )
+                raise
+        self._set_params(params)
         self._set_params(params)
         self.running_stats_ = running
         self.running_origin_ = origin
