@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import zarr
 from dask import delayed
 
+from .._frames import is_dask_frame
 from .._sizing import output_rows, split_rows
 from .._waits import compute
 from ..core.family import PassModel
@@ -26,7 +27,6 @@ from ..core.predict import check_finite_rows, chunk_predictions
 from ..errors import InvalidInputError
 from ._common import DEFAULT_CHUNK_BYTES, chunk_rows
 from ._output import atomic_output
-from ._parquet import ParquetRows
 from ._zarr import store_of
 
 #: Stored name and ``chunk_predictions`` output of each result.
@@ -54,7 +54,7 @@ def write_predictions(
     proba: bool = False,
     log_likelihood: bool = False,
     keep_columns: list[str] | None = None,
-    source: ParquetRows | None = None,
+    source=None,
     overwrite: bool = False,
     storage_options: dict[str, Any] | None = None,
     client=None,
@@ -78,8 +78,10 @@ def write_predictions(
         Also write the responsibilities, and the log-likelihood of each row.
     keep_columns : list of str, optional
         Parquet output only: columns of ``source`` (e.g. an ``id``) copied into each row.
-    source : ParquetRows, optional
-        The Parquet data ``X`` was read from (:func:`~distgmm.io.parquet_source`).
+    source : ParquetRows or dask DataFrame, optional
+        The Parquet data ``X`` was read from (:func:`~distgmm.io.parquet_source`), or a
+        dask DataFrame whose partitions are ``X``'s row chunks (the table ``X`` was encoded
+        from): each task converts its partition's kept columns, types and all.
     overwrite : bool
         Replace an existing output (only once the new one is complete). Without it nothing
         is replaced, not even a file or folder that appears at ``path`` while this one is
@@ -109,8 +111,11 @@ def write_predictions(
     if X.numblocks[1] != 1:
         X = X.rechunk({1: -1})
     keep = list(keep_columns or [])
+    kept_blocks = ()  # a dask DataFrame source's kept columns, one Arrow table a chunk
     if keep:
         _check_keep(X, keep, source, kind)
+        if is_dask_frame(source):
+            kept_blocks, source = (_arrow_blocks(source[keep], X.numblocks[0]),), None
     with atomic_output(path, overwrite, storage_options) as (fs, tmp):
         if kind == "zarr":  # each task writes whole chunks of outputs of bounded size
             X = _regular(split_rows(X, output_rows(_row_bytes(outs, model.n_components))))
@@ -130,6 +135,7 @@ def write_predictions(
         written = da.map_blocks(
             _reporting_errors,
             X,
+            *kept_blocks,  # block i with X's block i: map_blocks does not align chunks
             task=task,
             shared=delayed(shared, traverse=False),
             chunks=((1,) * X.numblocks[0], (1,)),
@@ -145,23 +151,51 @@ def write_predictions(
     return os.fspath(path)
 
 
-def _check_keep(X, keep: list[str], source: ParquetRows | None, kind: str) -> None:
+def _check_keep(X, keep: list[str], source, kind: str) -> None:
     if kind != "parquet":
         raise InvalidInputError("keep_columns needs Parquet output (a path ending in .parquet).")
-    if source is None or tuple(source.chunks) != X.chunks[0]:
+    if is_dask_frame(source):
+        names, where = [str(c) for c in source.columns], "X"
+    elif source is None or tuple(source.chunks) != X.chunks[0]:
         raise InvalidInputError(
             "keep_columns needs X exactly as distgmm.read_parquet returned it (not sliced or "
             "rechunked), so that the kept columns line up with the rows."
         )
-    absent = [c for c in keep if c not in source.names]
+    else:
+        names, where = source.names, source.files[0]
+    absent = [c for c in keep if c not in names]
     if absent:
         raise InvalidInputError(
-            f"keep_columns {absent} are not columns of {source.files[0]}; its columns are "
-            f"{source.names}."
+            f"keep_columns {absent} are not columns of {where}; its columns are {names}."
         )
     clash = [c for c in keep if c in ("label", "log_likelihood") or c.startswith("proba_")]
     if clash:
         raise InvalidInputError(f"keep_columns {clash} clash with the names of the outputs.")
+
+
+def _arrow_blocks(frame, n_blocks: int) -> da.Array:
+    """A dask DataFrame as an object array of one Arrow table per partition, ``(n, 1)``.
+
+    Its partitions as computed (Dask may fuse a Parquet read's partitions once columns are
+    selected) must be ``X``'s ``n_blocks`` row chunks; each task checks its rows.
+    """
+    parts = frame.to_delayed()
+    if len(parts) != n_blocks:
+        raise InvalidInputError(
+            f"keep_columns needs X as the dask DataFrame's partitions gave it: X has "
+            f"{n_blocks} chunks of rows, the kept columns {len(parts)} partitions."
+        )
+    blocks = [
+        da.from_delayed(delayed(_arrow_block)(part), shape=(1, 1), dtype=object)
+        for part in parts
+    ]
+    return da.concatenate(blocks, axis=0)
+
+
+def _arrow_block(part) -> np.ndarray:
+    out = np.empty((1, 1), dtype=object)
+    out[0, 0] = pa.Table.from_pandas(part, preserve_index=False)
+    return out
 
 
 def _regular(X: da.Array) -> da.Array:
@@ -185,7 +219,7 @@ def _predict_block(X, outs, model, origin, row0: int):
     return chunk_predictions(X, model, origin, [_OUTPUTS[o] for o in outs])
 
 
-def _reporting_errors(X, task, shared, block_info=None):
+def _reporting_errors(X, *kept, task, shared, block_info=None):
     """Run a writing task; return its error instead of raising it.
 
     A raised error would end the computation while other chunks are still being written,
@@ -194,13 +228,13 @@ def _reporting_errors(X, task, shared, block_info=None):
     """
     out = np.empty((1, 1), dtype=object)
     try:
-        out[0, 0] = task(X, shared, block_info)
+        out[0, 0] = task(X, shared, block_info, *kept)
     except Exception as err:
         out[0, 0] = err
     return out
 
 
-def _zarr_block(X, shared, block_info=None):
+def _zarr_block(X, shared, block_info=None, kept=None):
     targets, outs, model, origin = shared
     start, stop = block_info[0]["array-location"][0]
     for target, values in zip(targets, _predict_block(X, outs, model, origin, start), strict=True):
@@ -208,11 +242,18 @@ def _zarr_block(X, shared, block_info=None):
     return stop - start
 
 
-def _parquet_block(X, shared, block_info=None):
+def _parquet_block(X, shared, block_info=None, kept=None):
     (fs, folder, width, keep, source, step), outs, model, origin = shared
     chunk = block_info[0]["chunk-location"][0]
     start = block_info[0]["array-location"][0][0]
-    kept = source.read_table(chunk, keep) if keep else None
+    if kept is not None:  # a dask DataFrame's partition, converted by its own task
+        kept = kept[0, 0]
+        if kept.num_rows != X.shape[0]:
+            raise RuntimeError(
+                f"chunk {chunk} has {X.shape[0]} rows but its kept columns {kept.num_rows}"
+            )
+    elif keep:
+        kept = source.read_table(chunk, keep)
     # One row group per part of bounded output size: the outputs of a whole chunk can be
     # many times its bytes (K probabilities a row).
     with fs.open(f"{folder}/part-{chunk:0{width}d}.parquet", "wb") as f:
