@@ -75,6 +75,11 @@ def _read_table(args: argparse.Namespace, kind: str, columns: list[str] | None, 
     return read(args.data, usecols=list(columns), **options)[list(columns)]
 
 
+def _open_array(args: argparse.Namespace):
+    """A Zarr or .npy array, whole: ``--columns`` names its columns' positions."""
+    return _open_data(argparse.Namespace(**{**vars(args), "columns": None, "column": None}))
+
+
 def _positions(data: str, columns: list[str], width: int, named_by) -> list[int]:
     """Column names given for an array: they must be positions ``0 .. width - 1``."""
     positions = []
@@ -112,7 +117,7 @@ def open_for_fit(args: argparse.Namespace, params: dict[str, Any]):
     kind = table_format(args.data, args.storage_options)
     if kind in ("parquet", "csv"):
         return _read_table(args, kind, flat, named_by)
-    X = _open_data(args)
+    X = _open_array(args)
     if flat is not None:
         width = int(X.shape[1])
         if groups:
@@ -150,7 +155,7 @@ def open_for_model(args: argparse.Namespace, estimator, keep: list[str] | None):
                 f"--keep-columns copies columns of Parquet or CSV data; {args.data} is a "
                 f"{kind} array"
             )
-        return _open_data(args), None
+        return _open_array(args), None
     if names is None:
         raise InvalidInputError(
             f"the model {args.model} was fitted on an array (its columns have no names); "
@@ -167,20 +172,9 @@ def open_for_model(args: argparse.Namespace, estimator, keep: list[str] | None):
     table = _read_table(
         args, kind, names + extra, lambda c: "--keep-columns" if c in extra else "the model"
     )
-    if not keep:
-        return table, None
-    # Both selections inside their tasks, not as column selections Dask would push into the
-    # read: each read would then be planned apart (Dask fuses a Parquet read's partitions
-    # by the share of the columns it reads) and their partitions might not line up.
-    return _selection(table, names), _selection(table, list(dict.fromkeys(keep)))
-
-
-def _selection(table, columns: list[str]):
-    return table.map_partitions(_columns, columns, meta=table._meta[columns])
-
-
-def _columns(part, columns: list[str]):
-    return part[columns]
+    X = table[names] if extra else table
+    # The kept columns are aligned with X's rows by position (write_predictions).
+    return X, (table[list(dict.fromkeys(keep))] if keep else None)
 
 
 def n_rows(X, client) -> int:

@@ -80,8 +80,8 @@ def write_predictions(
         Parquet output only: columns of ``source`` (e.g. an ``id``) copied into each row.
     source : ParquetRows or dask DataFrame, optional
         The Parquet data ``X`` was read from (:func:`~distgmm.io.parquet_source`), or a
-        dask DataFrame whose partitions are ``X``'s row chunks (the table ``X`` was encoded
-        from): each task converts its partition's kept columns, types and all.
+        dask DataFrame with ``X``'s rows in order (the table ``X`` was encoded from), its
+        columns aligned with ``X``'s rows by position.
     overwrite : bool
         Replace an existing output (only once the new one is complete). Without it nothing
         is replaced, not even a file or folder that appears at ``path`` while this one is
@@ -111,11 +111,11 @@ def write_predictions(
     if X.numblocks[1] != 1:
         X = X.rechunk({1: -1})
     keep = list(keep_columns or [])
-    kept_blocks = ()  # a dask DataFrame source's kept columns, one Arrow table a chunk
+    kept_columns = []  # a dask DataFrame source's kept columns, chunked like X's rows
     if keep:
         _check_keep(X, keep, source, kind)
         if is_dask_frame(source):
-            kept_blocks, source = (_arrow_blocks(source[keep], X.numblocks[0]),), None
+            kept_columns, source = _frame_columns(source, keep, X.chunks[0], client), None
     with atomic_output(path, overwrite, storage_options) as (fs, tmp):
         if kind == "zarr":  # each task writes whole chunks of outputs of bounded size
             X = _regular(split_rows(X, output_rows(_row_bytes(outs, model.n_components))))
@@ -135,7 +135,7 @@ def write_predictions(
         written = da.map_blocks(
             _reporting_errors,
             X,
-            *kept_blocks,  # block i with X's block i: map_blocks does not align chunks
+            *kept_columns,
             task=task,
             shared=delayed(shared, traverse=False),
             chunks=((1,) * X.numblocks[0], (1,)),
@@ -173,29 +173,40 @@ def _check_keep(X, keep: list[str], source, kind: str) -> None:
         raise InvalidInputError(f"keep_columns {clash} clash with the names of the outputs.")
 
 
-def _arrow_blocks(frame, n_blocks: int) -> da.Array:
-    """A dask DataFrame as an object array of one Arrow table per partition, ``(n, 1)``.
+def _frame_columns(frame, keep: list[str], rows: tuple[int, ...], client) -> list[da.Array]:
+    """The ``keep`` columns of a dask DataFrame as ``(n, 1)`` arrays chunked as ``rows``.
 
-    Its partitions as computed (Dask may fuse a Parquet read's partitions once columns are
-    selected) must be ``X``'s ``n_blocks`` row chunks; each task checks its rows.
+    Aligned by row position, whatever the frame's partitions: Dask plans a Parquet read
+    for each selection of its columns, fusing partitions by the share of the columns read,
+    so that the kept columns' partitions need not be those of the rows predicted. Their
+    lengths take a pass over the kept columns.
     """
-    parts = frame.to_delayed()
-    if len(parts) != n_blocks:
+    selected = frame.map_partitions(_select, keep, meta=frame._meta[keep])
+    parts = selected.to_delayed()
+    counts = delayed(tuple)([delayed(len)(part) for part in parts])
+    lengths = compute(client, counts) if client is not None else counts.compute()
+    if sum(lengths) != sum(rows):
         raise InvalidInputError(
-            f"keep_columns needs X as the dask DataFrame's partitions gave it: X has "
-            f"{n_blocks} chunks of rows, the kept columns {len(parts)} partitions."
+            f"keep_columns: X has {sum(rows)} rows, its columns {keep} {sum(lengths)}."
         )
-    blocks = [
-        da.from_delayed(delayed(_arrow_block)(part), shape=(1, 1), dtype=object)
-        for part in parts
-    ]
-    return da.concatenate(blocks, axis=0)
+    columns = []
+    for name in keep:
+        dtype = frame._meta[name].to_numpy().dtype
+        pieces = [
+            da.from_delayed(delayed(_values)(part, name), shape=(n, 1), dtype=dtype)
+            for part, n in zip(parts, lengths, strict=True)
+            if n
+        ] or [da.empty((0, 1), dtype=dtype)]
+        columns.append(da.concatenate(pieces, axis=0).rechunk({0: rows, 1: 1}))
+    return columns
 
 
-def _arrow_block(part) -> np.ndarray:
-    out = np.empty((1, 1), dtype=object)
-    out[0, 0] = pa.Table.from_pandas(part, preserve_index=False)
-    return out
+def _select(part, columns: list[str]):
+    return part[columns]
+
+
+def _values(part, name: str) -> np.ndarray:
+    return part[name].to_numpy().reshape(-1, 1)
 
 
 def _regular(X: da.Array) -> da.Array:
@@ -228,13 +239,13 @@ def _reporting_errors(X, *kept, task, shared, block_info=None):
     """
     out = np.empty((1, 1), dtype=object)
     try:
-        out[0, 0] = task(X, shared, block_info, *kept)
+        out[0, 0] = task(X, shared, block_info, kept)
     except Exception as err:
         out[0, 0] = err
     return out
 
 
-def _zarr_block(X, shared, block_info=None, kept=None):
+def _zarr_block(X, shared, block_info=None, kept=()):
     targets, outs, model, origin = shared
     start, stop = block_info[0]["array-location"][0]
     for target, values in zip(targets, _predict_block(X, outs, model, origin, start), strict=True):
@@ -242,16 +253,13 @@ def _zarr_block(X, shared, block_info=None, kept=None):
     return stop - start
 
 
-def _parquet_block(X, shared, block_info=None, kept=None):
+def _parquet_block(X, shared, block_info=None, kept=()):
     (fs, folder, width, keep, source, step), outs, model, origin = shared
     chunk = block_info[0]["chunk-location"][0]
     start = block_info[0]["array-location"][0][0]
-    if kept is not None:  # a dask DataFrame's partition, converted by its own task
-        kept = kept[0, 0]
-        if kept.num_rows != X.shape[0]:
-            raise RuntimeError(
-                f"chunk {chunk} has {X.shape[0]} rows but its kept columns {kept.num_rows}"
-            )
+    if kept:  # a dask DataFrame's columns, each (rows, 1)
+        arrays = {n: pa.array(v[:, 0], from_pandas=True) for n, v in zip(keep, kept, strict=True)}
+        kept = pa.table(arrays)
     elif keep:
         kept = source.read_table(chunk, keep)
     # One row group per part of bounded output size: the outputs of a whole chunk can be
