@@ -143,11 +143,18 @@ def test_mixed_fit_predict_score_info(table, scheduler, tmp_path):
     assert shapes["probabilities_"] == [[2, 3], [2, 2]]
     assert shapes["bernoulli_probabilities_"] == [2, 1]
     assert info["params"]["columns"] == json.loads(json.dumps(columns))
-    lines = run("info", model)
-    assert lines.returncode == 0
-    assert lines.stdout == ""
-    assert "MixedMixture (--family mixed)" in lines.stderr
-    assert "plan  categorical  3: [basic, plus, pro]" in lines.stderr
+
+
+def test_info_lines(table, tmp_path, capsys):
+    model = tmp_path / "mixed.npz"
+    distgmm.MixedMixture(2, columns=MIXED_COLUMNS, random_state=0).fit(table.frame).save(model)
+    assert main(["info", str(model)]) == 0
+    lines = capsys.readouterr()
+    assert lines.out == ""
+    assert "MixedMixture (--family mixed), 2 components, full Gaussian" in lines.err
+    assert "4 model columns of 9 input columns" in lines.err
+    assert "country  categorical  3: [fr, de, it]" in lines.err  # the category dtype's
+    assert "parameters: weights_ (2,), means_ (2, 1)" in lines.err
 
 
 @pytest.mark.cluster
@@ -208,18 +215,16 @@ def test_csv_and_integer_codes(table, scheduler, tmp_path):
 
 
 @pytest.mark.cluster
-def test_an_unseen_category_at_predict(table, scheduler, tmp_path):
+def test_an_unseen_category_at_predict(table, scheduler, tmp_path, capsys):
     model = tmp_path / "plans.npz"
-    run_json(
-        "fit", table.folder, "--family", "categorical", "--columns", "plan", "-k", "2",
-        "--out", model, "--scheduler", scheduler,
-    )  # fmt: skip
+    distgmm.CategoricalMixture(2, random_state=0).fit(table.frame[["plan"]]).save(model)
     new = table.frame.assign(plan=table.frame["plan"].where(table.frame.index != 7, "gold"))
     data = tmp_path / "new.parquet"
     new.to_parquet(data, index=False)
     out = tmp_path / "new-labels.parquet"
-    refused = run("predict", model, data, "--out", out, "--scheduler", scheduler, "--json")
-    line = assert_one_error_line(refused, 2)
+    line = main_error(
+        capsys, "predict", model, data, "--out", out, "--scheduler", scheduler, "--json"
+    )
     assert "'gold'" in line
     assert "plan" in line
     record = run_json(
@@ -290,25 +295,23 @@ def test_array_columns_are_positions(table, tmp_path, capsys):
     assert "the column 2" in line
 
 
-def test_commands_refuse_data_without_the_models_columns(table, tmp_path):
+def test_commands_refuse_data_without_the_models_columns(table, tmp_path, capsys):
     model = tmp_path / "model.npz"
     distgmm.CategoricalMixture(2, random_state=0).fit(table.frame[["plan", "country"]]).save(model)
     lacking = tmp_path / "lacking.parquet"
     table.frame.drop(columns="country").to_parquet(lacking, index=False)
     out = tmp_path / "never.parquet"
-    line = assert_one_error_line(run("score", model, lacking), 2)
+    line = assert_one_error_line(run("score", model, lacking), 2)  # as a user runs it
     assert "no column 'country' (named by the model)" in line
-    line = assert_one_error_line(
-        run("predict", model, table.folder, "--out", out, "--keep-columns", "id,ident"), 2
+    line = main_error(
+        capsys, "predict", model, table.folder, "--out", out, "--keep-columns", "id,ident"
     )
     assert "'ident' (named by --keep-columns)" in line
-    line = assert_one_error_line(run("predict", model, table.npy, "--out", out), 2)
+    line = main_error(capsys, "predict", model, table.npy, "--out", out)
     assert "fitted on the named columns plan, country" in line
     gaussian = tmp_path / "gaussian.npz"
     distgmm.GaussianMixture(2, random_state=0).fit(table.frame[["income"]]).save(gaussian)
-    line = assert_one_error_line(
-        run("score", gaussian, table.folder, "--handle-unknown", "ignore"), 2
-    )
+    line = main_error(capsys, "score", gaussian, table.folder, "--handle-unknown", "ignore")
     assert "--handle-unknown is of discrete and mixed models" in line
     assert not out.exists()
 
