@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     )
     from .estimators.gaussian import GaussianMixture
     from .estimators.mixed import MixedMixture
+    from .estimators.select import ModelSelection, select_mixture
     from .families.gaussian.params import GaussianParams
     from .families.gaussian.stats import Stats
     from .io import read_npy, read_parquet, read_zarr
@@ -38,6 +39,7 @@ _LAZY = {
     "BernoulliMixture": (".estimators.discrete", "BernoulliMixture"),
     "CategoricalMixture": (".estimators.discrete", "CategoricalMixture"),
     "MixedMixture": (".estimators.mixed", "MixedMixture"),
+    "ModelSelection": (".estimators.select", "ModelSelection"),
     "MultinomialMixture": (".estimators.discrete", "MultinomialMixture"),
     "PoissonMixture": (".estimators.discrete", "PoissonMixture"),
     "GaussianMixture": (".estimators.gaussian", "GaussianMixture"),
@@ -49,6 +51,7 @@ _LAZY = {
     "read_npy": (".io", "read_npy"),
     "read_parquet": (".io", "read_parquet"),
     "read_zarr": (".io", "read_zarr"),
+    "select_mixture": (".estimators.select", "select_mixture"),
 }
 
 __all__ = [
@@ -62,6 +65,7 @@ __all__ = [
     "GaussianParams",
     "InvalidInputError",
     "MixedMixture",
+    "ModelSelection",
     "MultinomialMixture",
     "PoissonMixture",
     "ProgressBar",
@@ -73,6 +77,7 @@ __all__ = [
     "read_npy",
     "read_parquet",
     "read_zarr",
+    "select_mixture",
 ]
 
 

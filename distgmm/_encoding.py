@@ -102,11 +102,14 @@ def encode(
     import pandas as pd
 
     used = X.iloc[:, list(coding.columns)]  # only these columns are read
-    counts = partition_lengths(used, client) if lengths else None
     meta = pd.DataFrame(np.empty((0, width)))
+    # Optimised before its partitions are counted: Dask fuses the partitions of a column
+    # subset of Parquet files when it optimises (FusedParquetIO), so lengths counted on the
+    # unoptimised frame may not match the partitions of the array it becomes.
     frame = used.map_partitions(
         _encode_frame, local, shared, handle_unknown, meta=meta, align_dataframes=False
-    )
+    ).optimize()
+    counts = partition_lengths(frame, client) if lengths else None
     return frame.to_dask_array(lengths=counts)
 
 

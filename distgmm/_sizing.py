@@ -61,6 +61,12 @@ WORKER_BASELINE_BYTES = 200 * 10**6
 DEFAULT_TARGET = 0.6
 
 
+#: Bytes of per-block buffers one chunk task allocates at most: a larger batch of models
+#: (a model selection sweep) runs in parts, over several tasks per chunk when the chunk is
+#: in memory, one after the other inside the task when it is streamed.
+TASK_SCRATCH_BYTES = 256 * 2**20
+
+
 def pass_scratch_bytes(
     models: Sequence[tuple[Kernel, int, bool]], n_features: int, dtype: np.dtype
 ) -> int:

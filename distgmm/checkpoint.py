@@ -171,9 +171,7 @@ def _kind(codec, params) -> str:
     return codec.kind(params) if hasattr(codec, "kind") else params.covariance_type
 
 
-def _read_header(
-    npz: SafeNpz, kinds: tuple[str, ...] | None = None
-) -> dict[str, Any]:
+def _read_header(npz: SafeNpz, kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The header, after checking every field the loader uses (``kinds``: the model kinds
     the codec knows; ``None``: any string)."""
     header = npz.read_header()

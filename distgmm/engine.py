@@ -12,27 +12,33 @@ import functools
 import logging
 import operator
 import os
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from typing import Any, Protocol
 
 import dask
 import dask.array as da
 import numpy as np
 from dask import delayed
-from threadpoolctl import ThreadpoolController
 
+from ._blas import single_threaded_blas
 from ._passnames import PassNames, named_combine
 from ._scattered import Scattered
-from ._sizing import check_streamed, persist_fits, worker_memory
+from ._sizing import TASK_SCRATCH_BYTES, check_streamed, persist_fits, worker_memory
 from ._waits import compute
-from .core.chunk import chunk_summaries
+from .core.chunk import chunk_summaries, split_by_scratch
 from .core.family import PassModel
 from .core.summary import Summary as Stats
 
-__all__ = ["DaskPasses", "InMemoryPasses", "Passes", "make_passes", "tree_reduce"]
+__all__ = [
+    "DaskPasses",
+    "InMemoryPasses",
+    "Passes",
+    "make_passes",
+    "single_threaded_blas",
+    "tree_reduce",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,47 +65,6 @@ class Passes(Protocol):
 
     def close(self) -> None:
         """Release what the passes hold (persisted chunks, BLAS limits)."""
-
-
-class _SharedBlasLimit:
-    """BLAS at one thread while any pass or chunk task of this process runs, restored after
-    the last.
-
-    BLAS libraries keep one process-wide thread count, so fits running at the same time
-    (threads, a threaded grid search) and the tasks of a worker with several threads share
-    one reference-counted limit: none of them restores the setting while another still
-    relies on it.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._users = 0
-        self._limit = None
-        self._controller = None
-
-    @contextmanager
-    def __call__(self):
-        with self._lock:
-            if self._users == 0:
-                if self._controller is None:
-                    # Found once per process: a new threadpool_limits scans every loaded
-                    # library again (~8 ms), too much for each chunk task. numpy's and
-                    # scipy's BLAS are loaded by now (the kernels import both).
-                    self._controller = ThreadpoolController()
-                self._limit = self._controller.limit(limits=1, user_api="blas")
-            self._users += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._users -= 1
-                if self._users == 0:
-                    self._limit.restore_original_limits()
-                    self._limit = None
-
-
-#: Two single-threaded BLAS calls on two chunks beat one two-threaded call (measured).
-single_threaded_blas = _SharedBlasLimit()
 
 
 def tree_reduce(parts: list, combine: Callable) -> Any:
@@ -153,7 +118,9 @@ class InMemoryPasses:
     def _chunk(self, models: Sequence[PassModel], origin: np.ndarray, bounds) -> list[Stats]:
         start, stop = bounds
         weights = None if self.sample_weight is None else self.sample_weight[start:stop]
-        return chunk_summaries(self.X[start:stop], list(models), origin, weights, start)
+        return chunk_summaries(
+            self.X[start:stop], list(models), origin, weights, start, max_scratch=TASK_SCRATCH_BYTES
+        )
 
     def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Stats]:
         task = functools.partial(self._chunk, models, origin)
@@ -188,7 +155,8 @@ def _chunk_task(row0, shared, X, *weights):
     """
     models, origin = shared
     with single_threaded_blas():
-        return chunk_summaries(X, models, origin, weights[0][:, 0] if weights else None, row0)
+        w = weights[0][:, 0] if weights else None
+        return chunk_summaries(X, models, origin, w, row0, max_scratch=TASK_SCRATCH_BYTES)
 
 
 def _block_take(X, rows, block_info=None):
@@ -206,6 +174,10 @@ def _unwrap(part):
 
 def _combine_parts(*parts) -> list[Stats]:
     return combine_stats(*map(_unwrap, parts))
+
+
+def _concatenate(*parts) -> list[Stats]:
+    return [stats for part in parts for stats in _unwrap(part)]
 
 
 def _whole_rows(X: da.Array, sample_weight: da.Array | None):
@@ -318,17 +290,24 @@ class DaskPasses:
         # One key holds the parameters; every chunk task depends on it rather than embedding
         # its own copy, so they are shipped once per worker.
         name = self._names.next()  # the dashboard's name of every task of the pass
-        shared = delayed((list(models), origin), traverse=False, name=f"{name}-parameters")
-        if self._blocks is not None:
-            task = delayed(_chunk_task)
-            parts = [
-                task(row0, shared, *blocks, dask_key_name=(name, i))
-                for i, (row0, *blocks) in enumerate(self._blocks)
-            ]
-        else:  # map_blocks' name= is the key's name, as given
+        if self._blocks is None:  # streamed: one read per chunk, its task runs every model
+            shared = delayed((list(models), origin), traverse=False, name=f"{name}-parameters")
             per_chunk = self._map_chunks(_block_stats, *self._arrays, shared=shared, name=name)
             parts = list(per_chunk.to_delayed(optimize_graph=True).ravel())
-        return tree_reduce(parts, named_combine(_combine_parts, name))
+            return tree_reduce(parts, named_combine(_combine_parts, name))
+        # Chunks in memory: a batch too large for one task's buffers is split over several
+        # tasks per chunk (each within TASK_SCRATCH_BYTES), each part reduced on its own.
+        groups = split_by_scratch(models, self.n_features, TASK_SCRATCH_BYTES)
+        task, totals = delayed(_chunk_task), []
+        for g, group in enumerate(groups):
+            key = name if len(groups) == 1 else f"{name}-part{g}"
+            shared = delayed((group, origin), traverse=False, name=f"{key}-parameters")
+            parts = [
+                task(row0, shared, *blocks, dask_key_name=(key, i))
+                for i, (row0, *blocks) in enumerate(self._blocks)
+            ]
+            totals.append(tree_reduce(parts, named_combine(_combine_parts, key)))
+        return totals[0] if len(totals) == 1 else delayed(_concatenate)(*totals)
 
     def _computed(self, build: Callable[[], Any], retries: int = _RESCATTERS):
         """The result of the graph ``build()`` makes; made again after a re-scatter."""

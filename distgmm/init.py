@@ -7,12 +7,14 @@ is the same whatever the chunking and the number of workers.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
 from ._scale import check_spread, empty_cluster_cause
+from ._sharedstarts import shared
 from .core.chunk import chunk_summaries
 from .core.em import check_stats
 from .engine import Passes
@@ -222,11 +224,18 @@ def _kmeans_on_sample(sample: np.ndarray, spec: InitSpec, seed: int, origin, tol
     to a pass over the data, so several starts are tried there and the one of least inertia
     goes on, as scikit-learn's KMeans does with ``n_init`` > 1.
     """
-    runs = [
-        _lloyd_on_sample(sample, _plusplus(sample, spec.n_components, s), origin, tol)
-        for s in seeds(seed, SAMPLE_CANDIDATES)
-    ]
-    return min(runs, key=lambda run: run[1])[0]
+
+    def best() -> np.ndarray:
+        runs = [
+            _lloyd_on_sample(sample, _plusplus(sample, spec.n_components, s), origin, tol)
+            for s in seeds(seed, SAMPLE_CANDIDATES)
+        ]
+        return min(runs, key=lambda run: run[1])[0]
+
+    # The same for every covariance type: computed once per sweep (distgmm._sharedstarts).
+    digest = hashlib.sha256(np.ascontiguousarray(sample).tobytes()).hexdigest()
+    key = ("sample-kmeans", digest, spec.n_components, seed, origin.tobytes(), tol)
+    return shared(key, best).copy()
 
 
 def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> list:

@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
 from ._scale import check_spread, empty_cluster_cause
+from ._sharedstarts import shared
 from .core.chunk import chunk_summaries
 from .core.em import check_stats
 from .errors import EmptyComponentError, InvalidInputError, SingularCovarianceError
@@ -86,9 +87,18 @@ def _start(
     """One restart's start, drawing from ``random_state`` exactly as scikit-learn does."""
     n_samples, k = len(X), spec.n_components
     if spec.method == "kmeans":
-        kmeans = KMeans(n_clusters=k, n_init=1, random_state=random_state)
-        labels = kmeans.fit(X, sample_weight=sample_weight).labels_
-        centers = np.asarray(kmeans.cluster_centers_, dtype=np.float64)
+
+        def kmeans() -> tuple:
+            fitted = KMeans(n_clusters=k, n_init=1, random_state=random_state)
+            labels = fitted.fit(X, sample_weight=sample_weight).labels_
+            centers = np.asarray(fitted.cluster_centers_, dtype=np.float64)
+            return labels, centers, random_state.get_state()
+
+        # The same for every covariance type: computed once per sweep (distgmm._sharedstarts)
+        # by what it depends on, the generator's state included, and the state after it.
+        key = ("kmeans", id(X), id(sample_weight), k, _state_key(random_state))
+        labels, centers, after = shared(key, kmeans)
+        random_state.set_state(after)
         return _from_responsibilities(X, labels, centers, spec, origin, sample_weight)
     if spec.method == "random":
         resp = np.asarray(random_state.uniform(size=(n_samples, k)), dtype=X.dtype)
@@ -102,6 +112,12 @@ def _start(
     else:
         raise ValueError(f"unknown init_params {spec.method!r}")
     return _from_rows(X, np.asarray(X[rows], dtype=np.float64), spec)
+
+
+def _state_key(random_state: np.random.RandomState) -> tuple:
+    """What identifies a generator's state (and so every draw it will make)."""
+    name, keys, pos, has_gauss, gauss = random_state.get_state()
+    return (name, keys.tobytes(), int(pos), int(has_gauss), float(gauss))
 
 
 def _from_rows(X: np.ndarray, points: np.ndarray, spec: InitSpec) -> GaussianParams | Moments:

@@ -345,6 +345,23 @@ def _parser() -> argparse.ArgumentParser:
     add_handle_unknown(score, "fit")
     score.set_defaults(func=_command("._commands", "_score"))
 
+    update = sub.add_parser(
+        "update",
+        parents=[data, cluster, output, storage],
+        help="update a model with a new batch of data (online EM: one pass, one M-step)",
+    )
+    update.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    update.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    update.add_argument(
+        "--out",
+        required=True,
+        help="the updated model file; MODEL itself replaces it atomically (a daily job)",
+    )
+    update.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out other than MODEL"
+    )
+    update.set_defaults(func=_command("._update", "_update"))
+
     info = sub.add_parser("info", parents=[output, storage], help="describe a model file")
     info.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     info.set_defaults(func=_command("._commands", "_info"))

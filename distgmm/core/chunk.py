@@ -17,7 +17,13 @@ import numpy as np
 from .family import PassModel
 from .summary import Summary
 
-__all__ = ["chunk_summaries", "normalize_log_resp", "row_uniforms"]
+__all__ = [
+    "chunk_summaries",
+    "model_scratch",
+    "normalize_log_resp",
+    "row_uniforms",
+    "split_by_scratch",
+]
 
 
 def row_uniforms(seed: int, row0: int, n_rows: int, n_components: int) -> np.ndarray:
@@ -146,6 +152,7 @@ def chunk_summaries(
     sample_weight: np.ndarray | None = None,
     row0: int = 0,
     block_rows: int | None = None,
+    max_scratch: int | None = None,
 ) -> list[Summary]:
     """The summary of every model in ``models`` over the rows of ``X``.
 
@@ -164,6 +171,10 @@ def chunk_summaries(
         Global index of the chunk's first row (keys the 'random' draws and 'given' rows).
     block_rows : int, optional
         Rows per block for every model (tests); by default each model's kernel's choice.
+    max_scratch : int, optional
+        Bytes of per-block buffers allowed at once: a batch needing more is run in
+        consecutive parts over the chunk (:func:`split_by_scratch`), which changes no
+        model's arithmetic.
 
     Returns
     -------
@@ -171,6 +182,13 @@ def chunk_summaries(
         One per model, in order.
     """
     n_rows, n_features = X.shape
+    if max_scratch is not None and len(models) > 1:
+        parts = split_by_scratch(models, n_features, max_scratch, block_rows)
+        if len(parts) > 1:  # one after the other over the chunk in memory: bounded buffers
+            out = []
+            for part in parts:
+                out.extend(chunk_summaries(X, part, origin, sample_weight, row0, block_rows))
+            return out
     groups: dict[tuple, list[int]] = {}
     for i, m in enumerate(models):
         rows = block_rows or m.kernel.block_rows(m.n_components, n_features)
@@ -191,3 +209,30 @@ def chunk_summaries(
             for i, acc in zip(members, accs, strict=True):
                 out[i] = acc.finish()
     return out
+
+
+def model_scratch(model: PassModel, n_features: int, block_rows: int | None = None) -> int:
+    """Bytes of per-block buffers one model's accumulation allocates (an upper bound): its
+    kernel's work buffer, its (K, block) log-probabilities (twice with the entropy) and its
+    moments (at most K second-moment matrices)."""
+    k = model.n_components
+    block = block_rows or model.kernel.block_rows(k, n_features)
+    values = model.kernel.work_size(k, n_features, block) + block * k * (2 if model.entropy else 1)
+    return 8 * (values + k * n_features * (n_features + 1))
+
+
+def split_by_scratch(
+    models: Sequence[PassModel], n_features: int, max_scratch: int, block_rows: int | None = None
+) -> list[list[PassModel]]:
+    """``models`` in consecutive parts whose buffers each fit in ``max_scratch`` bytes (a
+    model needing more on its own is a part of its own)."""
+    parts: list[list[PassModel]] = [[]]
+    used = 0
+    for model in models:
+        need = model_scratch(model, n_features, block_rows)
+        if parts[-1] and used + need > max_scratch:
+            parts.append([])
+            used = 0
+        parts[-1].append(model)
+        used += need
+    return parts

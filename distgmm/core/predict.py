@@ -77,6 +77,12 @@ def chunk_predictions(
         w = logp[: k * (stop - start)].reshape(k, stop - start)
         kernel.log_prob(view, model, w, work)
         w += model.const[:, None]
+        # A row of probability 0 under every component (a discrete value no component can
+        # produce, as a model fitted with alpha=0 may give): its log-likelihood is -inf,
+        # its component and responsibilities undefined, never silently NaN or 0.
+        impossible = np.isneginf(w.max(axis=0))
+        if impossible.any() and set(outs) & {"labels", "proba"}:
+            raise InvalidInputError(_impossible_message(impossible, start))
         lse = None
         for i in order:
             out, result = outs[i], results[i]
@@ -86,6 +92,19 @@ def chunk_predictions(
                 result[start:stop] = w.T
             else:
                 if lse is None:
-                    lse = normalize_log_resp(w)
+                    with np.errstate(invalid="ignore"):
+                        lse = normalize_log_resp(w)
+                    lse[impossible] = -np.inf
                 result[start:stop] = w.T if out == "proba" else lse
     return results
+
+
+def _impossible_message(impossible: np.ndarray, start: int) -> str:
+    first = start + int(np.flatnonzero(impossible)[0])
+    return (
+        f"{int(impossible.sum())} row(s) of a chunk (the first its row {first}) have "
+        "probability 0 under every component of the model, so they have no component and "
+        "no responsibilities: they hold a value no component can produce (a model fitted "
+        "with alpha=0 gives probability 0 to what its training data never showed). "
+        "score_samples gives them -inf; refit with alpha > 0, or drop those rows."
+    )

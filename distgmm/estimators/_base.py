@@ -35,6 +35,9 @@ from ._validation import connected, seed_identity
 
 __all__ = ["BaseMixture"]
 
+#: What partial_fit keeps between batches (distgmm.estimators._online).
+ONLINE_STATE = ("running_stats_", "running_origin_", "n_batches_seen_")
+
 #: What validating X sets on the estimator before any fitting happens.
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 
@@ -138,6 +141,11 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "converged_")
         given = X  # a table's labels_ are in its kind (distgmm._frames)
         X = self._check_X(X, reset=not warm)  # a warm start keeps the feature count
+        return self._fit_array(X, given, sample_weight, warm)
+
+    def _fit_array(self, X, given, sample_weight, warm: bool, passes=None):
+        """Fit the checked array ``X`` (``given`` is the user's input, for ``labels_``'s
+        kind); on ``passes`` if given (a sweep's shared passes, which the sweep closes)."""
         sample_weight = sample_weight_like(sample_weight, X)
         do_init = not (warm and self._fitted_like(X.shape[1]))
         n_samples = X.shape[0]
@@ -158,26 +166,33 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
         # numpy input draws scikit-learn's start from this generator, in its order; dask
         # input derives the seeds of its row-keyed draws from one integer of it.
         random_state = check_random_state(self.random_state)
-        with connected(self.client) as client:
-            passes = make_passes(
-                X,
-                weights.values,
-                client=client if isinstance(X, da.Array) or self.client else None,
-                persist=self.persist,
-                scratch=self._scratch_bytes(X.shape[1], X.dtype),
-            )
+        seed = seed_identity(self.random_state, random_state)
+        if passes is not None:
             start = functools.partial(self._start, X, passes, spec, random_state, weights.values)
-            seed = seed_identity(self.random_state, random_state)
             self._run(X, passes, start, do_init, spec, seed, weights.digest)
+        else:
+            with connected(self.client) as client:
+                passes = make_passes(
+                    X,
+                    weights.values,
+                    client=client if isinstance(X, da.Array) or self.client else None,
+                    persist=self.persist,
+                    scratch=self._scratch_bytes(X.shape[1], X.dtype),
+                )
+                start = functools.partial(
+                    self._start, X, passes, spec, random_state, weights.values
+                )
+                self._run(X, passes, start, do_init, spec, seed, weights.digest)
         if is_dask_frame(given) or is_xarray(given):
             self.labels_ = self._like_input(given, "labels", self.labels_, check_finite=False)
         return self
 
-    def _start(self, X, passes, spec: InitSpec, random_state, weights):
-        """Initial estimates of every restart, and the pass origin."""
+    def _start(self, X, passes, spec: InitSpec, random_state, weights, invariant: bool = False):
+        """Initial estimates of every restart, and the pass origin; ``invariant``: the
+        chunk-invariant start (dask input's) whatever the input."""
         if spec.fully_given:  # nothing to draw, as in scikit-learn
             return initialize(passes, spec, 0, self.n_init)
-        if isinstance(X, da.Array):
+        if invariant or isinstance(X, da.Array):
             base_seed = int(random_state.randint(np.iinfo(np.int32).max))
             return initialize(passes, spec, base_seed, self.n_init)
         return initialize_like_sklearn(X, spec, random_state, self.n_init, weights)
@@ -228,6 +243,9 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
             passes.close()
         best = best_result(results, self.max_iter)
         self._set_params(best.params)
+        for name in ONLINE_STATE:  # a fit is batch EM: earlier online statistics are stale
+            if hasattr(self, name):
+                delattr(self, name)
         self.converged_ = best.converged
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound

@@ -257,7 +257,16 @@ class Inference:
     def _weighted_mean(self, X, sample_weight) -> tuple[float, float]:
         """The weighted mean log-likelihood of the rows of ``X``, and the weights' sum."""
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
+        total, scaled, weight = self._score_sums(self._check_X(X, reset=False), sample_weight)
+        if isinstance(total, da.Array) or isinstance(scaled, da.Array):
+            both = da.stack([da.asarray(total, dtype=np.float64), da.asarray(scaled, np.float64)])
+            with connected(self.client) as client:  # a wait that ends if no worker is left
+                total, scaled = compute(client, both) if client is not None else both.compute()
+        return float(total) / float(scaled), weight
+
+    def _score_sums(self, X, sample_weight):
+        """The weighted sum of the log-likelihoods of the rows of the checked array ``X``
+        and the sum of the (scaled) weights, lazy for dask input, and the weights' sum."""
         scores = self._estep(X, "score", check_finite=True)
         n = scores.shape[0]
         sample_weight = sample_weight_like(sample_weight, X)
@@ -265,11 +274,7 @@ class Inference:
         weights = check_sample_weight(sample_weight, n, lazy=isinstance(scores, da.Array))
         w, weight = weights.values, weights.total
         total, scaled = (scores.sum(), n) if w is None else ((scores * w).sum(), w.sum())
-        if isinstance(total, da.Array) or isinstance(scaled, da.Array):
-            both = da.stack([da.asarray(total, dtype=np.float64), da.asarray(scaled, np.float64)])
-            with connected(self.client) as client:  # a wait that ends if no worker is left
-                total, scaled = compute(client, both) if client is not None else both.compute()
-        return float(total) / float(scaled), weight
+        return total, scaled, weight
 
     def score(self, X, y=None, sample_weight=None):
         """Weighted mean log-likelihood of the rows of ``X``.

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 from dataclasses import dataclass
 from numbers import Integral, Real
 
+import dask.array as da
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._encoding import ColumnCoding, encode, encode_partition, fit_coding
-from .._frames import frame_outputs, is_dask_frame, like_input
+from .._feature_names import check_feature_names
+from .._frames import frame_outputs, is_dask_frame, label_names, like_input
 from .._sizing import pass_scratch_bytes
 from ..core.em import check_stats
 from ..errors import DistGMMError
@@ -29,6 +30,8 @@ from ..families.mixed import ProductMLE, ProductParams
 from ..fingerprint import array_digest, data_fingerprint
 from ..init import seeds
 from ._base import BaseMixture
+from ._criteria import InformationCriteria
+from ._online import OnlineMixin, restore_running, running_arrays, running_fit, running_shapes
 from ._terms import coding_from_json, coding_to_json, column_families, make_terms
 from ._validation import connected, finite_block_log_prob
 
@@ -51,6 +54,8 @@ COMMON_CONSTRAINTS: dict = {
     "persist": ["boolean", StrOptions({"auto"})],
     "checkpoint": [str, os.PathLike, None],
     "resume": ["boolean"],
+    "step_size_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+    "burn_in": [Interval(Integral, 0, None, closed="left")],
 }
 
 
@@ -62,7 +67,7 @@ class _RandomStart:
     fully_given = False
 
 
-class ProductMixture(BaseMixture):
+class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
     """What the discrete and mixed-type mixtures share; a subclass says which family each
     column has (:meth:`_column_kinds`) and how its parameters are shown as attributes."""
 
@@ -96,6 +101,10 @@ class ProductMixture(BaseMixture):
                     self.feature_names_in_ = coding.feature_names
                 elif hasattr(self, "feature_names_in_"):
                     del self.feature_names_in_
+            else:  # scikit-learn's warnings for names on one side only (encode compares both)
+                names = label_names(X.columns) if hasattr(X, "columns") else None
+                warn = not isinstance(X, da.Array)  # a dask array has no names to give
+                check_feature_names(self, None, False, names=names, warn=warn)
             return encode(
                 X,
                 self._coding,
@@ -134,7 +143,7 @@ class ProductMixture(BaseMixture):
     def _init_spec(self, n_features: int) -> _RandomStart:
         return _RandomStart(self.init_params)
 
-    def _start(self, X, passes, spec, random_state, weights):
+    def _start(self, X, passes, spec, random_state, weights, invariant: bool = True):
         """Random parameters around the data's moments (one pass), for every restart."""
         family = self._family()
         origin = np.zeros(passes.n_features)
@@ -204,30 +213,6 @@ class ProductMixture(BaseMixture):
     def _n_parameters(self) -> int:
         return self._family().n_parameters(self._params())
 
-    def bic(self, X, sample_weight=None):
-        """Bayesian information criterion of the model on ``X`` (lower is better).
-
-        ``-2 log L + p log n``, ``p`` the free parameters (``K - 1`` weights and each
-        group's: ``L - 1`` per categorical column, one per Bernoulli or Poisson column,
-        ``D - 1`` for a multinomial, the Gaussian's means and covariances).
-
-        Returns
-        -------
-        bic : float
-        """
-        mean, weight = self._weighted_mean(X, sample_weight)
-        return -2.0 * mean * weight + self._n_parameters() * math.log(weight)
-
-    def aic(self, X, sample_weight=None):
-        """Akaike information criterion of the model on ``X`` (lower is better).
-
-        Returns
-        -------
-        aic : float
-        """
-        mean, weight = self._weighted_mean(X, sample_weight)
-        return -2.0 * mean * weight + 2 * self._n_parameters()
-
     def sample(self, n_samples=1):
         """Draw rows from the fitted model.
 
@@ -259,10 +244,11 @@ class ProductMixture(BaseMixture):
 
     # ---------------------------------------------------------------- model files
     def _model_arrays(self) -> dict:
-        return {f"{n}_": v for n, v in self._codec().to_arrays(self._params()).items()}
+        arrays = {f"{n}_": v for n, v in self._codec().to_arrays(self._params()).items()}
+        return {**arrays, **running_arrays(self)}
 
     def _model_extra_fit(self) -> dict:
-        return {}
+        return running_fit(self)
 
     def _model_header(self) -> dict:
         return {
@@ -290,7 +276,7 @@ class ProductMixture(BaseMixture):
     def _model_shapes(cls, header: dict, fail) -> dict:
         codec = cls._model_codec(header, fail)[0]
         shapes = codec.array_shapes("mixed", header["n_components"], header["n_features"])
-        return {f"{n}_": s for n, s in shapes.items()}
+        return {**{f"{n}_": s for n, s in shapes.items()}, **running_shapes(header, codec, fail)}
 
     @classmethod
     def _model_check(cls, header: dict, arrays: dict, fail) -> None:
@@ -301,6 +287,7 @@ class ProductMixture(BaseMixture):
         codec, self._coding, self._families = self._model_codec(header, DistGMMError)
         named = {n[:-1]: arrays[n] for n in _codec_names(codec, header)}
         self._set_params(codec.from_arrays("mixed", named, DistGMMError))
+        restore_running(self, header, arrays, codec, DistGMMError)
 
 
 def _codec_names(codec: ProductMLE, header: dict) -> list[str]:

@@ -34,10 +34,11 @@ _COMMON_DOC = """
     init_params : {'random'}, default='random'
         Random parameters around the data's frequencies (one pass): each probability
         the data's frequency times an exponential draw, renormalised (poLCA's random
-        start), each rate the data's mean times one; equal weights.
+        start), each rate the data's mean times an exponential draw; equal weights.
     random_state : int, RandomState instance or None, default=None
         Seeds the starts and :meth:`sample`; a fixed int gives bit-identical fits whatever
-        the chunking of the rows' blocks and the number of workers.
+        the number of workers, and the same fit to rounding whatever the chunking of the
+        rows (bit-identical for chunks that add the rows' blocks in the same order).
     warm_start : bool, default=False
         Start ``fit`` from the last solution (``n_init`` is then ignored).
     verbose, verbose_interval, client, persist, checkpoint, resume
@@ -89,6 +90,8 @@ class _OneFamily(ProductMixture):
         persist="auto",
         checkpoint=None,
         resume=False,
+        step_size_decay=0.6,
+        burn_in=0,
     ):
         self.n_components = n_components
         self.alpha = alpha
@@ -106,6 +109,8 @@ class _OneFamily(ProductMixture):
         self.persist = persist
         self.checkpoint = checkpoint
         self.resume = resume
+        self.step_size_decay = step_size_decay
+        self.burn_in = burn_in
 
     def _column_kinds(self):
         if self.columns is None:

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import math
 import os
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..errors import DistGMMError
 from ..families.gaussian import covtypes as kernels
 from ..families.gaussian.mle import GaussianMLE
 from ..families.gaussian.params import GaussianParams
 from ..init import INIT_METHODS, InitSpec
 from ._base import BaseMixture
+from ._criteria import InformationCriteria
+from ._online import OnlineMixin, restore_running, running_arrays, running_fit, running_shapes
 from ._validation import check_array_init, check_precisions_init
 
 __all__ = ["GaussianMixture"]
 
 
-class GaussianMixture(BaseMixture):
+class GaussianMixture(OnlineMixin, InformationCriteria, BaseMixture):
     """Gaussian mixture fitted by EM, one pass over the data per iteration, on Dask.
 
     A drop-in for :class:`sklearn.mixture.GaussianMixture` that also takes dask arrays
@@ -92,6 +94,11 @@ class GaussianMixture(BaseMixture):
         Continue from ``checkpoint`` if the file exists (else start afresh). The resumed
         fit reaches the same model, bit for bit, as one never interrupted; the checkpoint
         must come from the same data shape and settings, or it is refused.
+    step_size_decay : float in (0.5, 1], default=0.6
+        ``partial_fit`` (online EM): the ``t``-th batch blended into the running
+        statistics weighs ``(t + 2) ** -step_size_decay`` (Cappé & Moulines 2009).
+    burn_in : int, default=0
+        ``partial_fit``: batches whose statistics are blended before the first M-step.
 
     Attributes
     ----------
@@ -115,6 +122,10 @@ class GaussianMixture(BaseMixture):
     labels_ : ndarray, dask array, dask Series or DataArray of shape (n_samples,)
         Component of each training row, in the input's kind (see ``predict``).
     n_features_in_ : int
+    n_batches_seen_ : int
+        Batches ``partial_fit`` has seen (absent before its first call).
+    running_stats_ : Stats
+        ``partial_fit``'s running statistics, per unit of weight.
     """
 
     _parameter_constraints: dict = {  # noqa: RUF012 - scikit-learn's declared convention
@@ -136,6 +147,8 @@ class GaussianMixture(BaseMixture):
         "persist": ["boolean", StrOptions({"auto"})],
         "checkpoint": [str, os.PathLike, None],
         "resume": ["boolean"],
+        "step_size_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+        "burn_in": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -159,6 +172,8 @@ class GaussianMixture(BaseMixture):
         persist="auto",
         checkpoint=None,
         resume=False,
+        step_size_decay=0.6,
+        burn_in=0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -178,6 +193,8 @@ class GaussianMixture(BaseMixture):
         self.persist = persist
         self.checkpoint = checkpoint
         self.resume = resume
+        self.step_size_decay = step_size_decay
+        self.burn_in = burn_in
 
     # ------------------------------------------------------------------ fitting
 
@@ -219,20 +236,21 @@ class GaussianMixture(BaseMixture):
 
     # ---------------------------------------------------------------- model files
     def _model_extra_arrays(self) -> dict:
-        return {}
+        return running_arrays(self)
 
     def _model_extra_fit(self) -> dict:
-        return {}
+        return running_fit(self)
 
     @classmethod
     def _model_extra_shapes(cls, header: dict, fail) -> dict:
-        return {}
+        return running_shapes(header, GaussianMLE(header["covariance_type"], 0.0), fail)
 
     @classmethod
     def _check_model_arrays(cls, header: dict, arrays: dict, fail) -> None:
         """Nothing beyond the arrays every model file holds."""
 
     def _restore(self, header: dict, arrays: dict) -> None:
+        restore_running(self, header, arrays, self._family(), DistGMMError)
         self._set_params(
             GaussianParams(
                 header["covariance_type"],
@@ -245,28 +263,6 @@ class GaussianMixture(BaseMixture):
 
     def _n_parameters(self) -> int:
         return self._params().n_parameters()
-
-    def bic(self, X, sample_weight=None):
-        """Bayesian information criterion of the model on ``X`` (lower is better).
-
-        With sample weights the sample size is their sum.
-
-        Returns
-        -------
-        bic : float
-        """
-        mean, weight = self._weighted_mean(X, sample_weight)
-        return -2.0 * mean * weight + self._n_parameters() * math.log(weight)
-
-    def aic(self, X, sample_weight=None):
-        """Akaike information criterion of the model on ``X`` (lower is better).
-
-        Returns
-        -------
-        aic : float
-        """
-        mean, weight = self._weighted_mean(X, sample_weight)
-        return -2.0 * mean * weight + 2 * self._n_parameters()
 
 
 def precisions_from_chol(covariance_type: str, chol: np.ndarray) -> np.ndarray:

@@ -62,7 +62,8 @@ class MixedMixture(ProductMixture):
 
     _parameter_constraints: dict = {  # noqa: RUF012 - scikit-learn's declared convention
         **COMMON_CONSTRAINTS,
-        "columns": [dict],
+        # None (the default) reaches _column_kinds, whose error says what to give.
+        "columns": [dict, None],
         "covariance_type": [StrOptions(set(covtypes.COVARIANCE_TYPES))],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
     }
@@ -89,6 +90,8 @@ class MixedMixture(ProductMixture):
         persist="auto",
         checkpoint=None,
         resume=False,
+        step_size_decay=0.6,
+        burn_in=0,
     ):
         self.n_components = n_components
         self.columns = columns
@@ -108,6 +111,8 @@ class MixedMixture(ProductMixture):
         self.persist = persist
         self.checkpoint = checkpoint
         self.resume = resume
+        self.step_size_decay = step_size_decay
+        self.burn_in = burn_in
 
     def _settings(self) -> dict:
         return {

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._logdot import add_log_dot, log_matrix
+from ._dotterm import DotTerm
+from ._logdot import log_matrix
 from .categorical import check_probabilities
 
 __all__ = ["BernoulliTerm"]
 
 
 @dataclass(frozen=True, slots=True)
-class BernoulliTerm:
+class BernoulliTerm(DotTerm):
     """0/1 columns ``columns``; ``alpha`` is added to the count of ones and of zeros."""
 
     columns: tuple[int, ...]
@@ -30,12 +31,6 @@ class BernoulliTerm:
     def width(self) -> int:
         return 2 * len(self.columns)
 
-    def structure(self) -> tuple:
-        return (self.kind, self.columns)
-
-    def work_width(self, n_components: int) -> int:
-        return 0
-
     def view(self, block: np.ndarray, origin: np.ndarray, store: dict) -> np.ndarray:
         n, d = len(block), len(self.columns)
         key = ("bernoulli", self.columns)
@@ -45,21 +40,6 @@ class BernoulliTerm:
         both[:, :d] = block[:, self.columns]
         np.subtract(1.0, both[:, :d], out=both[:, d:])
         return both
-
-    def row_const(self, view) -> None:
-        return None
-
-    def log_prob(self, view, mats, out: np.ndarray, tmp: np.ndarray, work: np.ndarray) -> None:
-        add_log_dot(mats, view, out, tmp)
-
-    def new_acc(self, n_components: int) -> list:
-        return [np.zeros((n_components, self.width))]
-
-    def accumulate(self, view, resp, shift, acc: list, work: np.ndarray) -> None:
-        acc[0] += resp @ view
-
-    def finish(self, acc: list, nk: np.ndarray, shift) -> tuple:
-        return (acc[0],)
 
     def prepare(self, p: np.ndarray, origin: np.ndarray):
         return log_matrix(np.hstack([p, 1.0 - p])), np.zeros(len(p)), None
@@ -77,17 +57,19 @@ class BernoulliTerm:
     def n_parameters(self, n_components: int) -> int:
         return n_components * len(self.columns)
 
-    def all_shift(self) -> None:
-        return None
-
     def random_start(
         self, rng: np.random.Generator, moments: tuple, nk: np.ndarray, n_components: int, origin
     ):
-        """The data's frequencies of ones and zeros each times an exponential draw."""
+        """The data's frequencies of ones and zeros each times an exponential draw.
+
+        The draws are laid out as the categorical term's of two levels (per column: the
+        zeros', then the ones'), so that a Bernoulli and a categorical model of the same
+        0/1 columns start, and fit, alike for one seed."""
         d = len(self.columns)
-        draws = moments[0][0] * rng.standard_exponential((n_components, 2 * d))
-        total = draws[:, :d] + draws[:, d:]
-        return np.where(total > 0, draws[:, :d] / np.where(total > 0, total, 1.0), 0.5)
+        draws = rng.standard_exponential((n_components, d, 2))
+        ones, zeros = moments[0][0][:d] * draws[:, :, 1], moments[0][0][d:] * draws[:, :, 0]
+        total = zeros + ones
+        return np.where(total > 0, ones / np.where(total > 0, total, 1.0), 0.5)
 
     def sample(self, p: np.ndarray, rng, y: np.ndarray, out: np.ndarray) -> None:
         u = rng.random((len(y), len(self.columns)))

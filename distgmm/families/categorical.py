@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._logdot import add_log_dot, log_matrix
+from ._dotterm import DotTerm
+from ._logdot import log_matrix
 
 __all__ = ["CategoricalTerm"]
 
@@ -23,7 +24,7 @@ _SUM_ATOL = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
-class CategoricalTerm:
+class CategoricalTerm(DotTerm):
     """Categorical columns ``columns`` (positions in the model's array) with ``n_levels``
     categories each; ``alpha`` is the pseudocount added to every category's count."""
 
@@ -44,9 +45,6 @@ class CategoricalTerm:
         return (self.kind, self.columns, self.n_levels)
 
     # ------------------------------------------------------------------ worker side
-    def work_width(self, n_components: int) -> int:
-        return 0
-
     def view(self, block: np.ndarray, origin: np.ndarray, store: dict) -> np.ndarray:
         n = len(block)
         key = ("onehot", self.columns)
@@ -62,21 +60,6 @@ class CategoricalTerm:
         seen = codes >= 0
         onehot.reshape(-1)[flat if seen.all() else flat[seen]] = 1.0
         return onehot
-
-    def row_const(self, view) -> None:
-        return None
-
-    def log_prob(self, view, mats, out: np.ndarray, tmp: np.ndarray, work: np.ndarray) -> None:
-        add_log_dot(mats, view, out, tmp)
-
-    def new_acc(self, n_components: int) -> list:
-        return [np.zeros((n_components, self.width))]
-
-    def accumulate(self, view, resp, shift, acc: list, work: np.ndarray) -> None:
-        acc[0] += resp @ view
-
-    def finish(self, acc: list, nk: np.ndarray, shift) -> tuple:
-        return (acc[0],)
 
     # ------------------------------------------------------------------ client side
     def prepare(self, probabilities: np.ndarray, origin: np.ndarray):
@@ -100,9 +83,6 @@ class CategoricalTerm:
 
     def n_parameters(self, n_components: int) -> int:
         return n_components * (self.width - len(self.n_levels))
-
-    def all_shift(self) -> None:
-        return None
 
     def random_start(
         self, rng: np.random.Generator, moments: tuple, nk: np.ndarray, n_components: int, origin

@@ -182,6 +182,31 @@ class ProductMLE:
     def bound(self, summary: ProductStats, params: ProductParams) -> float:
         return summary.mean_loglik
 
+    @property
+    def n_model_columns(self) -> int:
+        """Width of the model's array (every group's columns)."""
+        return 1 + max(max(t.columns) for t in self.terms)
+
+    def template_model(self, n_components: int, n_features: int) -> PassModel:
+        """A pass model of this family's shape (its summaries' shapes), no parameters."""
+        shifts = tuple(
+            None if s is None else np.zeros((n_components, s.shape[1]))
+            for s in (t.all_shift() for t in self.terms)
+        )
+        mats = tuple(None for _ in self.terms)
+        return PassModel(self.kernel, "random", np.zeros(n_components), mats, shifts)
+
+    def recentre(self, summary: ProductStats, shift: tuple) -> ProductStats:
+        """The same moments about ``shift`` (each group's; online EM blends moments about
+        one point)."""
+        moments = tuple(
+            t.recentre(m, summary.nk, old, new) if new is not None else m
+            for t, m, old, new in zip(
+                self.terms, summary.moments, summary.shift, shift, strict=True
+            )
+        )
+        return dataclasses.replace(summary, moments=moments, shift=shift)
+
     def start(self, estimate: ProductParams, n_samples: int) -> ProductParams:
         return estimate
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln
 
-from ._logdot import add_log_dot, log_matrix
+from ._dotterm import CountTerm
+from ._logdot import log_matrix
 from .categorical import check_probabilities
 
 __all__ = ["MultinomialParams", "MultinomialTerm"]
@@ -31,7 +32,7 @@ class MultinomialParams:
 
 
 @dataclass(frozen=True, slots=True)
-class MultinomialTerm:
+class MultinomialTerm(CountTerm):
     """Count columns ``columns`` forming one multinomial row; ``alpha`` is added to every
     category's count."""
 
@@ -39,33 +40,8 @@ class MultinomialTerm:
     alpha: float = 0.0
     kind = "multinomial"
 
-    @property
-    def width(self) -> int:
-        return len(self.columns)
-
-    def structure(self) -> tuple:
-        return (self.kind, self.columns)
-
-    def work_width(self, n_components: int) -> int:
-        return 0
-
-    def view(self, block: np.ndarray, origin: np.ndarray, store: dict) -> np.ndarray:
-        return block[:, self.columns]
-
     def row_const(self, view: np.ndarray) -> np.ndarray:
         return gammaln(view.sum(axis=1) + 1.0) - gammaln(view + 1.0).sum(axis=1)
-
-    def log_prob(self, view, mats, out: np.ndarray, tmp: np.ndarray, work: np.ndarray) -> None:
-        add_log_dot(mats, view, out, tmp)
-
-    def new_acc(self, n_components: int) -> list:
-        return [np.zeros((n_components, self.width))]
-
-    def accumulate(self, view, resp, shift, acc: list, work: np.ndarray) -> None:
-        acc[0] += resp @ view
-
-    def finish(self, acc: list, nk: np.ndarray, shift) -> tuple:
-        return (acc[0], nk.copy())
 
     def prepare(self, params: MultinomialParams, origin: np.ndarray):
         k = len(params.probabilities)
@@ -83,9 +59,6 @@ class MultinomialTerm:
 
     def n_parameters(self, n_components: int) -> int:
         return n_components * (self.width - 1)
-
-    def all_shift(self) -> None:
-        return None
 
     def random_start(
         self, rng: np.random.Generator, moments: tuple, nk: np.ndarray, n_components: int, origin

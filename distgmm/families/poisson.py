@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln
 
-from ._logdot import add_log_dot, log_matrix
+from ._dotterm import CountTerm
+from ._logdot import log_matrix
 
 __all__ = ["PoissonTerm"]
 
 
 @dataclass(frozen=True, slots=True)
-class PoissonTerm:
+class PoissonTerm(CountTerm):
     """Count columns ``columns``. ``alpha``: the rates are ``(Σ r x + alpha) / (Σ r +
     alpha)``, the mode of a Gamma(1 + alpha, alpha) prior (0: maximum likelihood)."""
 
@@ -27,33 +28,8 @@ class PoissonTerm:
     alpha: float = 0.0
     kind = "poisson"
 
-    @property
-    def width(self) -> int:
-        return len(self.columns)
-
-    def structure(self) -> tuple:
-        return (self.kind, self.columns)
-
-    def work_width(self, n_components: int) -> int:
-        return 0
-
-    def view(self, block: np.ndarray, origin: np.ndarray, store: dict) -> np.ndarray:
-        return block[:, self.columns]
-
     def row_const(self, view: np.ndarray) -> np.ndarray:
         return -gammaln(view + 1.0).sum(axis=1)
-
-    def log_prob(self, view, mats, out: np.ndarray, tmp: np.ndarray, work: np.ndarray) -> None:
-        add_log_dot(mats, view, out, tmp)
-
-    def new_acc(self, n_components: int) -> list:
-        return [np.zeros((n_components, self.width))]
-
-    def accumulate(self, view, resp, shift, acc: list, work: np.ndarray) -> None:
-        acc[0] += resp @ view
-
-    def finish(self, acc: list, nk: np.ndarray, shift) -> tuple:
-        return (acc[0], nk.copy())
 
     def prepare(self, rates: np.ndarray, origin: np.ndarray):
         return log_matrix(rates), -rates.sum(axis=1), None
@@ -67,9 +43,6 @@ class PoissonTerm:
 
     def n_parameters(self, n_components: int) -> int:
         return n_components * self.width
-
-    def all_shift(self) -> None:
-        return None
 
     def random_start(
         self, rng: np.random.Generator, moments: tuple, nk: np.ndarray, n_components: int, origin

@@ -110,3 +110,8 @@ def sample(
 
 def component_covariance(covariances: np.ndarray, k: int) -> np.ndarray:
     return covariances[k]
+
+
+def recentre_scatter(sxx: np.ndarray, sx: np.ndarray, nk: np.ndarray, delta: np.ndarray):
+    """Per-feature scatter about ``s - delta``: ``sxx + 2 δ sx + nk δ²``."""
+    return sxx + 2.0 * delta * sx + nk[:, None] * delta**2

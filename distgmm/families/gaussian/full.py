@@ -142,3 +142,15 @@ def sample(
 
 def component_covariance(covariances: np.ndarray, k: int) -> np.ndarray:
     return covariances[k]
+
+
+def recentre_scatter(sxx: np.ndarray, sx: np.ndarray, nk: np.ndarray, delta: np.ndarray):
+    """Scatter about ``s - delta`` from the scatter and first moments about ``s``:
+    ``sxx + sx δᵀ + δ sxᵀ + nk δ δᵀ`` per component."""
+    cross = sx[:, :, None] * delta[:, None, :]
+    return (
+        sxx
+        + cross
+        + np.swapaxes(cross, 1, 2)
+        + nk[:, None, None] * (delta[:, :, None] * delta[:, None, :])
+    )

@@ -11,9 +11,9 @@ from ..._paramcheck import check_gaussian
 from ...core.family import PassModel, register
 from ...errors import EmptyComponentError
 from . import covtypes
-from .kernel import prepare_em
+from .kernel import prepare_em, prepare_random
 from .params import GaussianParams
-from .stats import Stats
+from .stats import Stats, recentre
 
 __all__ = ["GaussianMLE", "estimate", "m_step", "sample"]
 
@@ -98,6 +98,14 @@ class GaussianMLE:
 
     def bound(self, summary: Stats, params: GaussianParams) -> float:
         return summary.mean_loglik
+
+    def template_model(self, n_components: int, n_features: int) -> PassModel:
+        """A pass model of this family's shape (its summaries' shapes), no parameters."""
+        return prepare_random(n_components, n_features, self.covariance_type, 0)
+
+    def recentre(self, summary: Stats, shift: np.ndarray) -> Stats:
+        """The same moments about ``shift`` (online EM blends moments about one point)."""
+        return recentre(summary, shift, self.covariance_type)
 
     def start(self, estimate: GaussianParams, n_samples: int) -> GaussianParams:
         """The parameters of a start: the initialisation's estimate as it is."""

@@ -85,3 +85,8 @@ def sample(rng: np.random.Generator, mean: np.ndarray, covariance: float, n: int
 
 def component_covariance(covariances: np.ndarray, k: int) -> np.ndarray:
     return covariances[k]
+
+
+def recentre_scatter(sxx: np.ndarray, sx: np.ndarray, nk: np.ndarray, delta: np.ndarray):
+    """Summed scatter about ``s - delta``: ``sxx + 2 δ·sx + nk ‖δ‖²``."""
+    return sxx + 2.0 * np.einsum("kd,kd->k", delta, sx) + nk * np.einsum("kd,kd->k", delta, delta)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...core.summary import SHIFT, Summary
 
-__all__ = ["Stats"]
+__all__ = ["Stats", "recentre"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,3 +29,12 @@ class Stats(Summary):
     ``(D, D)`` (pooled over components), 'diag' ``(K, D)``, 'spherical' ``(K,)``."""
     shift: np.ndarray = field(metadata=SHIFT)
     """``s_k`` relative to the pass origin, ``(n_components, n_features)``."""
+
+
+def recentre(stats: Stats, shift: np.ndarray, covariance_type: str) -> Stats:
+    """The same moments about ``shift`` (in ``stats.shift``'s coordinates)."""
+    from . import covtypes
+
+    delta = stats.shift - shift  # x - shift = (x - stats.shift) + delta
+    sxx = covtypes.get(covariance_type).recentre_scatter(stats.sxx, stats.sx, stats.nk, delta)
+    return dataclasses.replace(stats, sx=stats.sx + stats.nk[:, None] * delta, sxx=sxx, shift=shift)

@@ -82,6 +82,12 @@ class GaussianTerm:
         rx, scatter = acc
         return (rx - nk[:, None] * shift, self._cov().finish_scatter(scatter, nk, rx, shift))
 
+    def recentre(self, moments: tuple, nk: np.ndarray, shift, new_shift) -> tuple:
+        """The group's moments about ``new_shift`` instead of ``shift``."""
+        sx, sxx = moments
+        delta = shift - new_shift
+        return sx + nk[:, None] * delta, self._cov().recentre_scatter(sxx, sx, nk, delta)
+
     # ------------------------------------------------------------------ client side
     def _origin(self, origin: np.ndarray) -> np.ndarray:
         return np.asarray(origin, dtype=np.float64)[list(self.columns)]

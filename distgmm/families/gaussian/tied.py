@@ -112,3 +112,9 @@ def sample(
 
 def component_covariance(covariances: np.ndarray, k: int) -> np.ndarray:
     return covariances
+
+
+def recentre_scatter(sxx: np.ndarray, sx: np.ndarray, nk: np.ndarray, delta: np.ndarray):
+    """Pooled scatter about ``s - delta``: the full type's change summed over components."""
+    cross = sx.T @ delta
+    return sxx + cross + cross.T + (nk[:, None] * delta).T @ delta
