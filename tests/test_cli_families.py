@@ -327,3 +327,20 @@ def test_dask_dataframe_keep_columns_in_the_library(table, tmp_path):
     np.testing.assert_array_equal(written["id"], table.frame["id"])
     np.testing.assert_array_equal(written["plan"], table.frame["plan"])
     np.testing.assert_array_equal(written["label"], mixed.predict(table.frame))
+
+
+@pytest.mark.cluster
+def test_update_reads_a_table(table, scheduler, tmp_path):
+    """``update`` (online EM) of a mixed model on a Parquet folder, as partial_fit on it."""
+    model = tmp_path / "mixed.npz"
+    names = [c for g in MIXED_COLUMNS.values() for c in g]
+    distgmm.MixedMixture(2, columns=MIXED_COLUMNS, random_state=0).fit(table.frame[names]).save(
+        model
+    )
+    out = tmp_path / "updated.npz"
+    record = run_json("update", model, table.folder, "--out", out, "--scheduler", scheduler)
+    assert record["n_samples"] == N
+    ref = distgmm.load(model).partial_fit(dd.read_parquet(table.folder, columns=names))
+    updated = distgmm.load(out)
+    np.testing.assert_allclose(updated.weights_, ref.weights_, rtol=RTOL)
+    np.testing.assert_allclose(updated.rates_, ref.rates_, rtol=RTOL)

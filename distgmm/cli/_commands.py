@@ -12,46 +12,22 @@ import time
 
 import numpy as np
 
-from .. import GaussianMixture, load, local_client, read_zarr
+from .. import GaussianMixture, local_client, read_zarr
 from ..estimators._load import load_model_with_header
 from ..io import output_format
 from ..synthetic import mixture_labels, write_mixture_zarr
 from ._bayesian import bayesian_record, is_bayesian
-from ._columns import select_model_columns
-from ._errors import EXIT_OK, UsageError
+from ._errors import EXIT_OK
 from ._families import estimator_family
 from ._fitting import _criteria, _outcome
 from ._paths import check_outputs
 from ._progress import _progress
-from ._runtime import _check_features, _cluster, _dashboard, _open_data, _Output
-from ._tables import column_families, is_table_model, n_rows, open_for_model
-
-
-def _model_data(args: argparse.Namespace, keep: list[str] | None = None):
-    """The model MODEL, DATA as it reads it, and the table of ``keep`` (discrete and mixed
-    models), or None."""
-    gm = load(args.model, storage_options=args.storage_options)
-    if not is_table_model(gm):
-        if args.handle_unknown is not None:
-            raise UsageError(
-                f"--handle-unknown is of discrete and mixed models; {args.model} is a "
-                f"{type(gm).__name__}"
-            )
-        select_model_columns(args, gm)
-        X = _open_data(args)
-        _check_features(gm, X, args.data)
-        return gm, X, None
-    if args.component is not None:
-        raise UsageError("--component names a Zarr group's array: give the array's path as DATA")
-    if args.handle_unknown is not None:
-        gm.set_params(handle_unknown=args.handle_unknown)
-    X, kept = open_for_model(args, gm, keep)
-    _check_features(gm, X, args.data)
-    return gm, X, kept
+from ._runtime import _cluster, _dashboard, _Output
+from ._tables import column_families, is_table_model, model_data, n_rows
 
 
 def _predict(args: argparse.Namespace, out: _Output) -> int:
-    gm, X, kept = _model_data(args, args.keep_columns)
+    gm, X, kept = model_data(args, args.keep_columns)
     output_format(args.out)  # an unknown suffix fails here, before any cluster starts
     check_outputs(args, {"--out": args.out}, files=False)
     outputs = ["labels"] + ["probabilities"] * args.proba + ["log_likelihood"] * args.log_likelihood
@@ -88,7 +64,7 @@ def _predict(args: argparse.Namespace, out: _Output) -> int:
 
 
 def _score(args: argparse.Namespace, out: _Output) -> int:
-    gm, X, _ = _model_data(args)
+    gm, X, _ = model_data(args)
     start = time.perf_counter()
     with _cluster(args, out) as client:
         rows = n_rows(X, client)

@@ -16,12 +16,14 @@ from typing import Any
 
 from ..errors import InvalidInputError
 from ..io import _format
+from ._columns import select_model_columns
 from ._errors import UsageError
-from ._runtime import _open_data
+from ._runtime import _check_features, _open_data
 
 __all__ = [
     "column_families",
     "is_table_model",
+    "model_data",
     "n_rows",
     "open_for_fit",
     "open_for_model",
@@ -127,6 +129,36 @@ def open_for_fit(args: argparse.Namespace, params: dict[str, Any]):
         else:
             params["columns"] = _positions(args.data, flat, width, named_by)
     return X
+
+
+def model_data(args: argparse.Namespace, keep: list[str] | None = None):
+    """The model MODEL, DATA as it reads it, and the table of ``keep`` or None.
+
+    A Gaussian model's DATA is read as ever; a discrete or mixed model's as a table of its
+    columns (:func:`open_for_model`), with ``--handle-unknown`` (if the command has it)
+    replacing the model's.
+    """
+    from .. import load
+
+    gm = load(args.model, storage_options=args.storage_options)
+    handle_unknown = getattr(args, "handle_unknown", None)
+    if not is_table_model(gm):
+        if handle_unknown is not None:
+            raise UsageError(
+                f"--handle-unknown is of discrete and mixed models; {args.model} is a "
+                f"{type(gm).__name__}"
+            )
+        select_model_columns(args, gm)
+        X = _open_data(args)
+        _check_features(gm, X, args.data)
+        return gm, X, None
+    if args.component is not None:
+        raise UsageError("--component names a Zarr group's array: give the array's path as DATA")
+    if handle_unknown is not None:
+        gm.set_params(handle_unknown=handle_unknown)
+    X, kept = open_for_model(args, gm, keep)
+    _check_features(gm, X, args.data)
+    return gm, X, kept
 
 
 def open_for_model(args: argparse.Namespace, estimator, keep: list[str] | None):
