@@ -280,6 +280,8 @@ def main_error(capsys, *args) -> str:
         (["--family", "categorical", "--covariance", "diag"], "--covariance is of the Gaussian"),
         (["--family", "categorical", "--init", "kmeans"], "--init kmeans"),
         (["--family", "bernoulli", "--model", "bayesian"], "--model bayesian"),
+        (["--family", "bernoulli", "--weight-prior", "0.1"], "--weight-prior is a prior of"),
+        (["--family", "poisson", "--columns", "visits,visits"], "'visits' twice"),
     ],
 )
 def test_fit_option_errors(table, tmp_path, capsys, args, expected):

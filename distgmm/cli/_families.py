@@ -22,7 +22,6 @@ __all__ = [
     "add_family_options",
     "estimator_family",
     "family_params",
-    "model_columns",
 ]
 
 #: ``--family`` choices, and the estimator each one fits.
@@ -140,21 +139,22 @@ def family_params(args: argparse.Namespace) -> dict[str, Any]:
             f"--init {args.init} is a start of --family gaussian; --family {args.family} "
             "starts from random parameters around the data's frequencies (--init random)"
         )
-    gaussian_only = (("--covariance", args.covariance),)
-    if args.family != "mixed":
-        for flag, value in gaussian_only:
-            if value is not None:
-                raise UsageError(
-                    f"{flag} is of the Gaussian columns, of --family gaussian or mixed, not of "
-                    f"--family {args.family}"
-                )
+    if args.family != "mixed" and args.covariance is not None:
+        raise UsageError(
+            "--covariance is of the Gaussian columns, of --family gaussian or mixed, not of "
+            f"--family {args.family}"
+        )
     params: dict[str, Any] = {}
     if args.alpha is not None:
         params["alpha"] = args.alpha
     if args.handle_unknown is not None:
         params["handle_unknown"] = args.handle_unknown
     if args.family != "mixed":
-        params["columns"] = _selected(args)
+        columns = _selected(args)
+        twice = [c for c in dict.fromkeys(columns or []) if columns.count(c) > 1]
+        if twice:
+            raise UsageError(f"--columns names the column {twice[0]!r} twice")
+        params["columns"] = columns
         return params
     if _selected(args) is not None:
         raise UsageError(
@@ -181,14 +181,6 @@ def family_params(args: argparse.Namespace) -> dict[str, Any]:
     params["covariance_type"] = args.covariance or "full"
     params["reg_covar"] = args.reg_covar
     return params
-
-
-def model_columns(params: dict[str, Any]) -> list[str] | None:
-    """The columns a fit with ``params`` reads, in the order given (None: all of them)."""
-    columns = params.get("columns")
-    if isinstance(columns, dict):
-        return [c for group in columns.values() for c in group]
-    return None if columns is None else list(columns)
 
 
 def estimator_family(estimator) -> str:

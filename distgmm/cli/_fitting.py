@@ -164,6 +164,7 @@ def _fit(args: argparse.Namespace, out: _Output) -> int:
         raise UsageError("--resume continues from a checkpoint: give --checkpoint FILE.")
     params = family_params(args)  # checks the family's options, for every family
     if args.family != "gaussian":
+        bayesian_params(args, 0)  # a prior option (of --model bayesian only) exits 2
         return _fit_table(args, out, params)
     X = _open_data(args)
     priors = bayesian_params(args, int(X.shape[1]))

@@ -59,7 +59,10 @@ def _read_table(args: argparse.Namespace, kind: str, columns: list[str] | None, 
     """
     import dask.dataframe as dd
 
-    options = {"storage_options": args.storage_options, "blocksize": _chunk_bytes(args)}
+    compressed = kind == "csv" and not os.fspath(args.data).rstrip("/").endswith(".csv")
+    # a compressed CSV file cannot be split: one partition a file
+    blocksize = None if compressed else _chunk_bytes(args)
+    options = {"storage_options": args.storage_options, "blocksize": blocksize}
     read = dd.read_parquet if kind == "parquet" else dd.read_csv
     whole = read(args.data, **options)  # metadata (Parquet) or a sample of rows (CSV)
     names = [str(c) for c in whole.columns]
