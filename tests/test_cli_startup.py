@@ -48,6 +48,7 @@ def test_python_m_distgmm_is_the_console_script(argv):
 
 def test_the_parsers_copies_of_library_choices_are_the_librarys():
     from distgmm.cli import _choices
+    from distgmm.estimators._terms import FAMILIES
     from distgmm.families.gaussian.covtypes import COVARIANCE_TYPES
     from distgmm.families.gaussian.vb import PRIOR_TYPES
     from distgmm.io import DEFAULT_CHUNK_BYTES
@@ -55,6 +56,7 @@ def test_the_parsers_copies_of_library_choices_are_the_librarys():
     assert _choices.COVARIANCE_TYPES == COVARIANCE_TYPES
     assert _choices.PRIOR_TYPES == PRIOR_TYPES
     assert _choices.DEFAULT_CHUNK_BYTES == DEFAULT_CHUNK_BYTES
+    assert set(_choices.GROUP_FAMILIES) == set(FAMILIES)
 
 
 def test_lazy_package_names():
@@ -83,7 +85,11 @@ def _help(*command: str) -> str:
 
 
 def test_help_shows_defaults_and_every_argument():
-    assert "--covariance {full,tied,diag,spherical} default: full" in _help("fit")
+    fit = _help("fit")
+    covariance = "of the Gaussian columns, --family gaussian or mixed (default: full)"
+    assert f"--covariance {{full,tied,diag,spherical}} {covariance}" in fit
+    assert "--family {gaussian,categorical,bernoulli,poisson,multinomial,mixed}" in fit
+    assert "--init {kmeans,k-means++,random,random_from_data} default: kmeans" in fit
     criterion = _help("select").partition("--criterion {bic,aic} ")[2]  # not the usage's
     assert "(default: bic)" in criterion.partition("--")[0]
     for command in ("predict", "score", "info"):

@@ -13,5 +13,9 @@ COVARIANCE_TYPES: tuple[str, ...] = ("full", "tied", "diag", "spherical")
 #: :data:`distgmm.families.gaussian.vb.PRIOR_TYPES`
 PRIOR_TYPES: tuple[str, ...] = ("dirichlet_process", "dirichlet_distribution")
 
+#: The keys of :data:`distgmm.estimators._terms.FAMILIES`, in the order ``--family`` lists
+#: them after ``gaussian``: the column groups of ``--family mixed``.
+GROUP_FAMILIES: tuple[str, ...] = ("gaussian", "categorical", "bernoulli", "poisson", "multinomial")
+
 #: :data:`distgmm.io.DEFAULT_CHUNK_BYTES`
 DEFAULT_CHUNK_BYTES = 64 * 2**20

@@ -12,47 +12,48 @@ import time
 
 import numpy as np
 
-from .. import GaussianMixture, load, local_client, read_zarr
+from .. import GaussianMixture, local_client, read_zarr
 from ..estimators._load import load_model_with_header
 from ..io import output_format
 from ..synthetic import mixture_labels, write_mixture_zarr
 from ._bayesian import bayesian_record, is_bayesian
-from ._columns import select_model_columns
 from ._errors import EXIT_OK
+from ._families import estimator_family
 from ._fitting import _criteria, _outcome
 from ._paths import check_outputs
 from ._progress import _progress
-from ._runtime import _check_features, _cluster, _dashboard, _open_data, _Output
+from ._runtime import _cluster, _dashboard, _Output
+from ._tables import column_families, is_table_model, model_data, n_rows
 
 
 def _predict(args: argparse.Namespace, out: _Output) -> int:
-    gm = load(args.model, storage_options=args.storage_options)
-    select_model_columns(args, gm)
-    X = _open_data(args)
-    _check_features(gm, X, args.data)
+    gm, X, kept = model_data(args, args.keep_columns)
     output_format(args.out)  # an unknown suffix fails here, before any cluster starts
     check_outputs(args, {"--out": args.out}, files=False)
     outputs = ["labels"] + ["probabilities"] * args.proba + ["log_likelihood"] * args.log_likelihood
     start = time.perf_counter()
     with _cluster(args, out) as client:
         gm.set_params(client=client)
-        gm.write_predictions(
-            X,
-            args.out,
-            proba=args.proba,
-            log_likelihood=args.log_likelihood,
-            keep_columns=args.keep_columns,
-            overwrite=args.overwrite,
-            storage_options=args.storage_options,
-        )
+        options = {
+            "proba": args.proba,
+            "log_likelihood": args.log_likelihood,
+            "keep_columns": args.keep_columns,
+            "overwrite": args.overwrite,
+            "storage_options": args.storage_options,
+        }
+        if kept is None:
+            gm.write_predictions(X, args.out, **options)
+        else:  # the kept columns are a selection of the table beside the model's
+            gm._write_predictions(X, args.out, kept, **options)
+        rows = n_rows(X, client)
     seconds = time.perf_counter() - start
-    out.say(f"wrote {', '.join(outputs)} of {X.shape[0]} rows to {args.out}, {seconds:.2f} s")
+    out.say(f"wrote {', '.join(outputs)} of {rows} rows to {args.out}, {seconds:.2f} s")
     out.result(
         {
             "command": "predict",
             "model": args.model,
             "data": args.data,
-            "n_samples": X.shape[0],
+            "n_samples": rows,
             "out": args.out,
             "outputs": outputs,
             "keep_columns": args.keep_columns or [],
@@ -63,13 +64,11 @@ def _predict(args: argparse.Namespace, out: _Output) -> int:
 
 
 def _score(args: argparse.Namespace, out: _Output) -> int:
-    gm = load(args.model, storage_options=args.storage_options)
-    select_model_columns(args, gm)
-    X = _open_data(args)
-    _check_features(gm, X, args.data)
+    gm, X, _ = model_data(args)
     start = time.perf_counter()
     with _cluster(args, out) as client:
-        criteria = _criteria(gm, X, client)
+        rows = n_rows(X, client)
+        criteria = _criteria(gm, X, client, rows)
     seconds = time.perf_counter() - start
     if is_bayesian(gm):
         shown = (
@@ -81,14 +80,14 @@ def _score(args: argparse.Namespace, out: _Output) -> int:
             f"mean log-likelihood {criteria['mean_log_likelihood']:.6f}, "
             f"BIC {criteria['bic']:.6g}, AIC {criteria['aic']:.6g}"
         )
-    out.say(f"{X.shape[0]} rows of {args.data}: {shown}, {seconds:.2f} s")
+    out.say(f"{rows} rows of {args.data}: {shown}, {seconds:.2f} s")
     out.result(
         {
             "command": "score",
             "model": args.model,
             "estimator": type(gm).__name__,
             "data": args.data,
-            "n_samples": X.shape[0],
+            "n_samples": rows,
             "n_features": X.shape[1],
             **criteria,
             "seconds": seconds,
@@ -112,6 +111,8 @@ def _printable(text: str) -> str:
 def _info(args: argparse.Namespace, out: _Output) -> int:
     # the whole file checked first
     gm, header = load_model_with_header(args.model, args.storage_options)
+    if is_table_model(gm):
+        return _info_table(args, out, gm, header)
     fit = header["fit"]
     params = {
         name: value for name, value in header["params"].items() if name not in _INFO_HIDDEN_PARAMS
@@ -159,6 +160,106 @@ def _info(args: argparse.Namespace, out: _Output) -> int:
         }
     )
     return EXIT_OK
+
+
+#: The categories ``info`` shows of a column (all are counted).
+_SHOWN_CATEGORIES = 8
+#: ... and lists in ``--json``.
+_LISTED_CATEGORIES = 100
+
+
+def _info_table(args: argparse.Namespace, out: _Output, gm, header: dict) -> int:
+    """``info`` of a discrete or mixed model: its columns, their families and categories,
+    its weights and the shapes of its parameters."""
+    families = column_families(gm)
+    categories = dict(zip(gm.columns_, gm._coding.categories, strict=True))
+    family = estimator_family(gm)
+    gaussian = f", {gm.covariance_type} Gaussian covariance" if family == "mixed" else ""
+    out.say(
+        f"{args.model}: {type(gm).__name__} (--family {family}), {gm.n_components} "
+        f"components{gaussian}, {len(families)} model columns of {gm.n_features_in_} input "
+        f"columns; distgmm {_printable(header['distgmm_version'])}, created "
+        f"{_printable(header['created'])}"
+    )
+    out.say(f"fit: {_outcome(gm)}")
+    out.say("column  family  categories")
+    for column, kind in families.items():
+        cats = categories[column]
+        shown = "" if cats is None else f"  {len(cats)}: {_categories(cats)}"
+        out.say(f"{_printable(str(column))}  {kind}{shown}")
+    shapes = parameter_shapes(gm)
+    out.say("parameters: " + ", ".join(f"{n} {_shape(s)}" for n, s in shapes.items()))
+    out.say("component  weight")
+    for k, weight in enumerate(gm.weights_):
+        out.say(f"{k:>9}  {weight:.4f}")
+    fit = header["fit"]
+    params = {n: v for n, v in header["params"].items() if n not in _INFO_HIDDEN_PARAMS}
+    listed = {c: v for c, v in categories.items() if v is not None}
+    out.result(
+        {
+            "command": "info",
+            "model": args.model,
+            "estimator": type(gm).__name__,
+            "family": family,
+            "n_components": gm.n_components,
+            "n_features": gm.n_features_in_,
+            **({"covariance_type": gm.covariance_type} if family == "mixed" else {}),
+            "columns": gm.columns_,
+            "column_families": families,
+            "categories": {c: v[:_LISTED_CATEGORIES].tolist() for c, v in listed.items()},
+            "n_categories": {c: len(v) for c, v in listed.items()},
+            "parameter_shapes": shapes,
+            "converged": fit["converged"],
+            "n_iter": fit["n_iter"],
+            "lower_bound": fit["lower_bound"],
+            "distgmm_version": header["distgmm_version"],
+            "created": header["created"],
+            "format_version": header["format_version"],
+            "feature_names": fit.get("feature_names_in_"),
+            "params": params,
+            "weights": gm.weights_,
+        }
+    )
+    return EXIT_OK
+
+
+def _categories(values) -> str:
+    shown = ", ".join(_printable(str(v)) for v in values[:_SHOWN_CATEGORIES])
+    return f"[{shown}{', ...' if len(values) > _SHOWN_CATEGORIES else ''}]"
+
+
+def _shape(shape) -> str:
+    """``(3, 4)``, or a list of them (a categorical group's one per column), shortened."""
+    if shape and isinstance(shape[0], (list, tuple)):
+        shown = ", ".join(_shape(s) for s in shape[:4])
+        return f"[{shown}{', ...' if len(shape) > 4 else ''}]"
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+#: A product mixture's parameter attributes, those it has depending on its families.
+_PARAMETERS = (
+    "weights_",
+    "means_",
+    "covariances_",
+    "probabilities_",
+    "bernoulli_probabilities_",
+    "rates_",
+    "multinomial_probabilities_",
+    "mean_totals_",
+    "multinomial_mean_totals_",
+)
+
+
+def parameter_shapes(gm) -> dict[str, list]:
+    """The shape of each parameter attribute of ``gm`` (a list of shapes for a list)."""
+    shapes: dict[str, list] = {}
+    for name in _PARAMETERS:
+        value = getattr(gm, name, None)
+        if isinstance(value, list):
+            shapes[name] = [list(np.shape(v)) for v in value]
+        elif value is not None:
+            shapes[name] = list(np.shape(value))
+    return shapes
 
 
 def _vector(values) -> str:

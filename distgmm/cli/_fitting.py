@@ -9,6 +9,8 @@ import time
 import warnings
 from typing import Any
 
+import distgmm
+
 from .. import BayesianGaussianMixture, ConvergenceWarning, GaussianMixture
 from .._waits import compute
 from ..errors import FitError, InvalidInputError
@@ -22,9 +24,11 @@ from ._bayesian import (
     is_bayesian,
 )
 from ._errors import EXIT_NOT_CONVERGED, EXIT_OK, UsageError, _error, _one_line, _warning
+from ._families import ESTIMATORS, estimator_family, family_params
 from ._paths import check_outputs
 from ._progress import _progress
 from ._runtime import _cluster, _open_data, _Output
+from ._tables import column_families, is_table_model, n_rows, open_for_fit
 
 
 def _estimator(
@@ -42,7 +46,7 @@ def _estimator(
         reg_covar=args.reg_covar,
         max_iter=args.max_iter,
         n_init=args.n_init,
-        init_params=args.init,
+        init_params=args.init or "kmeans",
         random_state=args.seed,
         client=client,
         **extra,
@@ -58,15 +62,16 @@ def _fit_quietly(gm: GaussianMixture, X, label: str = "") -> float:
     return time.perf_counter() - start
 
 
-def _criteria(gm, X, client) -> dict[str, float]:
+def _criteria(gm, X, client, n: int | None = None) -> dict[str, float]:
     """Mean log-likelihood, BIC and AIC of ``gm`` on ``X`` from one pass over the data.
 
-    The same sum as ``gm.score``/``gm.bic``/``gm.aic``, which would take a pass each. A
-    BayesianGaussianMixture has no likelihood to count parameters for: only its
-    ``score``, the mean over the rows of the log of the variational E-step's summed
-    weights (a lower bound on the log predictive density), as ``mean_score``.
+    ``n``: the rows of ``X``, if known. The same sum as ``gm.score``/``gm.bic``/``gm.aic``,
+    which would take a pass each. A BayesianGaussianMixture has no likelihood to count
+    parameters for: only its ``score``, the mean over the rows of the log of the
+    variational E-step's summed weights (a lower bound on the log predictive density), as
+    ``mean_score``.
     """
-    n = int(X.shape[0])
+    n = n_rows(X, client) if n is None else n
     total = float(compute(client, gm.score_samples(X).sum()))
     if is_bayesian(gm):
         return {"mean_score": total / n}
@@ -79,6 +84,8 @@ def _criteria(gm, X, client) -> dict[str, float]:
 
 
 def _fit_record(gm) -> dict[str, Any]:
+    if is_table_model(gm):
+        return _table_record(gm)
     record = {
         "n_components": gm.n_components,
         "covariance_type": gm.covariance_type,
@@ -96,6 +103,22 @@ def _fit_record(gm) -> dict[str, Any]:
             **bayesian_record(gm),
         }
     return record
+
+
+def _table_record(gm) -> dict[str, Any]:
+    """What ``--json`` reports of a fitted discrete or mixed model."""
+    gaussian = {"covariance_type": gm.covariance_type} if hasattr(gm, "covariance_type") else {}
+    return {
+        "estimator": type(gm).__name__,
+        "family": estimator_family(gm),
+        "n_components": gm.n_components,
+        **gaussian,
+        "columns": gm.columns_,
+        "column_families": column_families(gm),
+        "converged": bool(gm.converged_),
+        "n_iter": int(gm.n_iter_),
+        "lower_bound": float(gm.lower_bound_),
+    }
 
 
 def _converged_code(args: argparse.Namespace, gm: GaussianMixture, what: str) -> int:
@@ -139,6 +162,10 @@ def _warn_if_at_edge(best: int, counts: list[int]) -> None:
 def _fit(args: argparse.Namespace, out: _Output) -> int:
     if args.resume and not args.checkpoint:
         raise UsageError("--resume continues from a checkpoint: give --checkpoint FILE.")
+    params = family_params(args)  # checks the family's options, for every family
+    if args.family != "gaussian":
+        bayesian_params(args, 0)  # a prior option (of --model bayesian only) exits 2
+        return _fit_table(args, out, params)
     X = _open_data(args)
     priors = bayesian_params(args, int(X.shape[1]))
     check_outputs(args, {"--out": args.out, "--checkpoint": args.checkpoint})
@@ -147,7 +174,7 @@ def _fit(args: argparse.Namespace, out: _Output) -> int:
         gm = _estimator(
             args,
             args.components,
-            args.covariance,
+            args.covariance or "full",
             client,
             cls,
             checkpoint=args.checkpoint,
@@ -170,6 +197,51 @@ def _fit(args: argparse.Namespace, out: _Output) -> int:
             "data": args.data,
             "n_samples": X.shape[0],
             "n_features": X.shape[1],
+            **_fit_record(gm),
+            "seconds": seconds,
+            "model": args.out,
+            "checkpoint": args.checkpoint,
+        }
+    )
+    return _converged_code(args, gm, "The fit")
+
+
+def _fit_table(args: argparse.Namespace, out: _Output, params: dict[str, Any]) -> int:
+    """``fit --family categorical|bernoulli|poisson|multinomial|mixed``."""
+    X = open_for_fit(args, params)
+    check_outputs(args, {"--out": args.out, "--checkpoint": args.checkpoint})
+    cls = getattr(distgmm, ESTIMATORS[args.family])
+    with _cluster(args, out) as client:
+        gm = cls(
+            n_components=args.components,
+            tol=args.tol,
+            max_iter=args.max_iter,
+            n_init=args.n_init,
+            random_state=args.seed,
+            client=client,
+            checkpoint=args.checkpoint,
+            resume=args.resume,
+            **params,
+        )
+        if args.resume and os.path.exists(args.checkpoint):
+            out.say(f"resuming from the checkpoint {args.checkpoint}")
+        seconds = _fit_quietly(gm, X)
+        rows = n_rows(X, client)
+        save_model(gm, args.out, overwrite=args.overwrite, storage_options=args.storage_options)
+    families = column_families(gm)
+    shown = ", ".join(f"{c} {f}" for c, f in list(families.items())[:8])
+    more = ", ..." if len(families) > 8 else ""
+    out.say(
+        f"fitted a {type(gm).__name__} of {gm.n_components} components to {rows} rows x "
+        f"{len(families)} columns of {args.data} ({shown}{more}): {_outcome(gm)}, "
+        f"{seconds:.2f} s; saved to {args.out}"
+    )
+    out.result(
+        {
+            "command": "fit",
+            "data": args.data,
+            "n_samples": rows,
+            "n_features": gm.n_features_in_,
             **_fit_record(gm),
             "seconds": seconds,
             "model": args.out,

@@ -12,9 +12,13 @@ from .. import __version__
 from ._bayesian import MODELS, add_prior_options
 from ._choices import COVARIANCE_TYPES, DEFAULT_CHUNK_BYTES
 from ._errors import _ERROR_PREFIX, EXIT_USAGE
+from ._families import add_family_options, add_handle_unknown
 
 _INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
-_DATA_HELP = "Zarr, Parquet (file, folder or glob) or .npy data: a path or fsspec URL"
+_DATA_HELP = (
+    "Zarr, Parquet (file, folder or glob) or .npy data: a path or fsspec URL; CSV too for "
+    "the discrete and mixed families"
+)
 _MODEL_HELP = "a model file saved by fit or select (.npz)"
 
 
@@ -163,7 +167,7 @@ def _data_options() -> argparse.ArgumentParser:
         "--columns",
         type=_names,
         metavar="A,B,C",
-        help='Parquet feature columns, or a JSON list: \'["a, b", " c"]\'',
+        help='Parquet (or CSV) feature columns, or a JSON list: \'["a, b", " c"]\'',
     )
     which.add_argument(
         "--column",
@@ -201,7 +205,11 @@ def _fit_options() -> argparse.ArgumentParser:
     )
     group.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help=default)
     group.add_argument("--n-init", type=_int_at_least(1), default=1, metavar="N", help=default)
-    group.add_argument("--init", choices=_INIT_METHODS, default="kmeans", help=default)
+    group.add_argument(
+        "--init",
+        choices=_INIT_METHODS,
+        help="default: kmeans; random for the discrete and mixed families (their only start)",
+    )
     group.add_argument(
         "--require-converged",
         action="store_true",
@@ -236,7 +244,8 @@ def _cluster_options() -> argparse.ArgumentParser:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="distgmm",
-        description="Gaussian mixture models on data larger than memory, fitted on Dask.",
+        description="Mixture models (Gaussian, categorical, Bernoulli, Poisson, multinomial and "
+        "mixed-type) on data larger than memory, fitted on Dask.",
         epilog="Exit codes: 0 done, 1 fit failed, 2 bad usage or input, 3 not converged "
         "(--require-converged), 4 the cluster failed (rerun, with --resume), 130 interrupted "
         "(Ctrl-C), 143 terminated (SIGTERM; rerun, with --resume).",
@@ -252,7 +261,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("data", metavar="DATA", help=_DATA_HELP)
     fit.add_argument("-k", "--components", type=_int_at_least(1), default=8, help="default: 8")
-    fit.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full", help=default)
+    fit.add_argument(
+        "--covariance",
+        choices=COVARIANCE_TYPES,
+        help="of the Gaussian columns, --family gaussian or mixed (default: full)",
+    )
     fit.add_argument("--out", default="model.npz", help="model file (default: model.npz)")
     fit.add_argument("--checkpoint", metavar="FILE", help="save the EM state after every iteration")
     fit.add_argument(
@@ -260,6 +273,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_prior_options(fit, _float_at_least(0.0, strict=True))
+    add_family_options(fit, _names, _float_at_least(0.0))
     fit.set_defaults(func=_command("._fitting", "_fit"))
 
     select = sub.add_parser(
@@ -318,6 +332,7 @@ def _parser() -> argparse.ArgumentParser:
         help="Parquet input columns to copy to the Parquet output, e.g. an id (or a JSON list)",
     )
     predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_handle_unknown(predict, "fit")
     predict.set_defaults(func=_command("._commands", "_predict"))
 
     score = sub.add_parser(
@@ -327,6 +342,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     score.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     score.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    add_handle_unknown(score, "fit")
     score.set_defaults(func=_command("._commands", "_score"))
 
     update = sub.add_parser(

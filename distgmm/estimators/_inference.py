@@ -191,8 +191,9 @@ class Inference:
         log_likelihood : bool, default=False
             Also write each row's log-likelihood (:meth:`score_samples`).
         keep_columns : list of str, optional
-            Parquet output from Parquet input: columns of the input files (e.g. an id) to
-            copy into the output, row-aligned. ``X`` must be :func:`distgmm.read_parquet`'s
+            Parquet output only: columns to copy into the output, row-aligned (e.g. an id).
+            For a dask DataFrame ``X``, columns of ``X`` (such as one the model ignores);
+            otherwise columns of the input files, ``X`` being :func:`distgmm.read_parquet`'s
             array as returned.
         overwrite : bool, default=False
             Replace an existing output.
@@ -205,7 +206,37 @@ class Inference:
             ``path``.
         """
         check_is_fitted(self)
-        source = parquet_source(X) if keep_columns else None
+        source = None
+        if keep_columns:
+            source = X if is_dask_frame(X) else parquet_source(X)
+        return self._write_predictions(
+            X,
+            path,
+            source,
+            proba=proba,
+            log_likelihood=log_likelihood,
+            keep_columns=keep_columns,
+            overwrite=overwrite,
+            storage_options=storage_options,
+        )
+
+    def _write_predictions(
+        self,
+        X,
+        path,
+        source,
+        *,
+        proba: bool,
+        log_likelihood: bool,
+        keep_columns: list[str] | None,
+        overwrite: bool,
+        storage_options: dict | None,
+    ) -> str:
+        """:meth:`write_predictions`, ``keep_columns`` read from ``source``: a
+        :class:`~distgmm.io.ParquetRows`, or a dask DataFrame with ``X``'s partitions (the
+        command line's, whose model columns and kept columns are two selections of one
+        table)."""
+        check_is_fitted(self)
         X = self._check_X(X, reset=False)
         model, origin = self._pass_model()
         with connected(self.client) as client:

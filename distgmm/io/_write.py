@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import zarr
 from dask import delayed
 
+from .._frames import is_dask_frame
 from .._sizing import output_rows, split_rows
 from .._waits import compute
 from ..core.family import PassModel
@@ -26,7 +27,6 @@ from ..core.predict import check_finite_rows, chunk_predictions
 from ..errors import InvalidInputError
 from ._common import DEFAULT_CHUNK_BYTES, chunk_rows
 from ._output import atomic_output
-from ._parquet import ParquetRows
 from ._zarr import store_of
 
 #: Stored name and ``chunk_predictions`` output of each result.
@@ -54,7 +54,7 @@ def write_predictions(
     proba: bool = False,
     log_likelihood: bool = False,
     keep_columns: list[str] | None = None,
-    source: ParquetRows | None = None,
+    source=None,
     overwrite: bool = False,
     storage_options: dict[str, Any] | None = None,
     client=None,
@@ -78,8 +78,10 @@ def write_predictions(
         Also write the responsibilities, and the log-likelihood of each row.
     keep_columns : list of str, optional
         Parquet output only: columns of ``source`` (e.g. an ``id``) copied into each row.
-    source : ParquetRows, optional
-        The Parquet data ``X`` was read from (:func:`~distgmm.io.parquet_source`).
+    source : ParquetRows or dask DataFrame, optional
+        The Parquet data ``X`` was read from (:func:`~distgmm.io.parquet_source`), or a
+        dask DataFrame with ``X``'s rows in order (the table ``X`` was encoded from), its
+        columns aligned with ``X``'s rows by position.
     overwrite : bool
         Replace an existing output (only once the new one is complete). Without it nothing
         is replaced, not even a file or folder that appears at ``path`` while this one is
@@ -109,8 +111,11 @@ def write_predictions(
     if X.numblocks[1] != 1:
         X = X.rechunk({1: -1})
     keep = list(keep_columns or [])
+    kept_columns = []  # a dask DataFrame source's kept columns, chunked like X's rows
     if keep:
         _check_keep(X, keep, source, kind)
+        if is_dask_frame(source):
+            kept_columns, source = _frame_columns(source, keep, X.chunks[0], client), None
     with atomic_output(path, overwrite, storage_options) as (fs, tmp):
         if kind == "zarr":  # each task writes whole chunks of outputs of bounded size
             X = _regular(split_rows(X, output_rows(_row_bytes(outs, model.n_components))))
@@ -130,6 +135,7 @@ def write_predictions(
         written = da.map_blocks(
             _reporting_errors,
             X,
+            *kept_columns,
             task=task,
             shared=delayed(shared, traverse=False),
             chunks=((1,) * X.numblocks[0], (1,)),
@@ -145,23 +151,62 @@ def write_predictions(
     return os.fspath(path)
 
 
-def _check_keep(X, keep: list[str], source: ParquetRows | None, kind: str) -> None:
+def _check_keep(X, keep: list[str], source, kind: str) -> None:
     if kind != "parquet":
         raise InvalidInputError("keep_columns needs Parquet output (a path ending in .parquet).")
-    if source is None or tuple(source.chunks) != X.chunks[0]:
+    if is_dask_frame(source):
+        names, where = [str(c) for c in source.columns], "X"
+    elif source is None or tuple(source.chunks) != X.chunks[0]:
         raise InvalidInputError(
             "keep_columns needs X exactly as distgmm.read_parquet returned it (not sliced or "
             "rechunked), so that the kept columns line up with the rows."
         )
-    absent = [c for c in keep if c not in source.names]
+    else:
+        names, where = source.names, source.files[0]
+    absent = [c for c in keep if c not in names]
     if absent:
         raise InvalidInputError(
-            f"keep_columns {absent} are not columns of {source.files[0]}; its columns are "
-            f"{source.names}."
+            f"keep_columns {absent} are not columns of {where}; its columns are {names}."
         )
     clash = [c for c in keep if c in ("label", "log_likelihood") or c.startswith("proba_")]
     if clash:
         raise InvalidInputError(f"keep_columns {clash} clash with the names of the outputs.")
+
+
+def _frame_columns(frame, keep: list[str], rows: tuple[int, ...], client) -> list[da.Array]:
+    """The ``keep`` columns of a dask DataFrame as ``(n, 1)`` arrays chunked as ``rows``.
+
+    Aligned by row position, whatever the frame's partitions: Dask plans a Parquet read
+    for each selection of its columns, fusing partitions by the share of the columns read,
+    so that the kept columns' partitions need not be those of the rows predicted. Their
+    lengths take a pass over the kept columns.
+    """
+    selected = frame.map_partitions(_select, keep, meta=frame._meta[keep])
+    parts = selected.to_delayed()
+    counts = delayed(tuple)([delayed(len)(part) for part in parts])
+    lengths = compute(client, counts) if client is not None else counts.compute()
+    if sum(lengths) != sum(rows):
+        raise InvalidInputError(
+            f"keep_columns: X has {sum(rows)} rows, its columns {keep} {sum(lengths)}."
+        )
+    columns = []
+    for name in keep:
+        dtype = frame._meta[name].to_numpy().dtype
+        pieces = [
+            da.from_delayed(delayed(_values)(part, name), shape=(n, 1), dtype=dtype)
+            for part, n in zip(parts, lengths, strict=True)
+            if n
+        ] or [da.empty((0, 1), dtype=dtype)]
+        columns.append(da.concatenate(pieces, axis=0).rechunk({0: rows, 1: 1}))
+    return columns
+
+
+def _select(part, columns: list[str]):
+    return part[columns]
+
+
+def _values(part, name: str) -> np.ndarray:
+    return part[name].to_numpy().reshape(-1, 1)
 
 
 def _regular(X: da.Array) -> da.Array:
@@ -185,7 +230,7 @@ def _predict_block(X, outs, model, origin, row0: int):
     return chunk_predictions(X, model, origin, [_OUTPUTS[o] for o in outs])
 
 
-def _reporting_errors(X, task, shared, block_info=None):
+def _reporting_errors(X, *kept, task, shared, block_info=None):
     """Run a writing task; return its error instead of raising it.
 
     A raised error would end the computation while other chunks are still being written,
@@ -194,13 +239,13 @@ def _reporting_errors(X, task, shared, block_info=None):
     """
     out = np.empty((1, 1), dtype=object)
     try:
-        out[0, 0] = task(X, shared, block_info)
+        out[0, 0] = task(X, shared, block_info, kept)
     except Exception as err:
         out[0, 0] = err
     return out
 
 
-def _zarr_block(X, shared, block_info=None):
+def _zarr_block(X, shared, block_info=None, kept=()):
     targets, outs, model, origin = shared
     start, stop = block_info[0]["array-location"][0]
     for target, values in zip(targets, _predict_block(X, outs, model, origin, start), strict=True):
@@ -208,11 +253,15 @@ def _zarr_block(X, shared, block_info=None):
     return stop - start
 
 
-def _parquet_block(X, shared, block_info=None):
+def _parquet_block(X, shared, block_info=None, kept=()):
     (fs, folder, width, keep, source, step), outs, model, origin = shared
     chunk = block_info[0]["chunk-location"][0]
     start = block_info[0]["array-location"][0][0]
-    kept = source.read_table(chunk, keep) if keep else None
+    if kept:  # a dask DataFrame's columns, each (rows, 1)
+        arrays = {n: pa.array(v[:, 0], from_pandas=True) for n, v in zip(keep, kept, strict=True)}
+        kept = pa.table(arrays)
+    elif keep:
+        kept = source.read_table(chunk, keep)
     # One row group per part of bounded output size: the outputs of a whole chunk can be
     # many times its bytes (K probabilities a row).
     with fs.open(f"{folder}/part-{chunk:0{width}d}.parquet", "wb") as f:
