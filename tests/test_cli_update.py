@@ -75,3 +75,15 @@ def test_update_refuses_another_existing_output_and_bad_data(batches, tmp_path, 
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert model.read_bytes() == before  # the model is left as it was
+
+
+def test_info_says_a_model_was_updated_online(batches, tmp_path):
+    _, paths = batches
+    model = tmp_path / "online.npz"
+    GaussianMixture(3, random_state=0).partial_fit(np.load(paths[0])).save(model)
+    assert run_json("info", model)["n_batches_seen"] == 1
+    line = run("info", model).stdout.splitlines()[1]
+    assert line.startswith("fit: updated online with 1 batch(es)"), line
+    fitted = tmp_path / "fitted.npz"
+    GaussianMixture(3, random_state=0).fit(np.load(paths[0])).save(fitted)
+    assert "n_batches_seen" not in run_json("info", fitted)

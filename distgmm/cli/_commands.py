@@ -157,9 +157,16 @@ def _info(args: argparse.Namespace, out: _Output) -> int:
             "weights": gm.weights_,
             "means": gm.means_,
             **bayesian,
+            **_online_record(gm),
         }
     )
     return EXIT_OK
+
+
+def _online_record(gm) -> dict:
+    """How many batches online updates have blended into the model, if any."""
+    seen = getattr(gm, "n_batches_seen_", None)
+    return {} if seen is None else {"n_batches_seen": int(seen)}
 
 
 #: The categories ``info`` shows of a column (all are counted).
@@ -218,6 +225,7 @@ def _info_table(args: argparse.Namespace, out: _Output, gm, header: dict) -> int
             "feature_names": fit.get("feature_names_in_"),
             "params": params,
             "weights": gm.weights_,
+            **_online_record(gm),
         }
     )
     return EXIT_OK

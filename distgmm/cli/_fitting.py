@@ -132,6 +132,11 @@ def _converged_code(args: argparse.Namespace, gm: GaussianMixture, what: str) ->
 
 
 def _outcome(gm) -> str:
+    if hasattr(gm, "n_batches_seen_"):  # updated online (partial_fit, distgmm update)
+        return (
+            f"updated online with {gm.n_batches_seen_} batch(es), mean log-likelihood of "
+            f"the last {gm.lower_bound_:.6f}"
+        )
     state = "converged after" if gm.converged_ else "did not converge in"
     if not is_bayesian(gm):
         return f"{state} {gm.n_iter_} iterations, lower bound {gm.lower_bound_:.6f}"
