@@ -1,51 +1,332 @@
-# TEMPORARY numpy-only stand-in until the encoder branch lands: NOT TO BE COMMITTED
-from dataclasses import dataclass
+"""User tables as the float64 array the discrete and mixed families read, checked per chunk.
+
+Each model column of a :class:`~distgmm._categories.ColumnCoding` becomes one float64
+column, in model order:
+
+* 'categorical': the category's code, its position in ``coding.categories`` (-1, no
+  factor, for a category not seen when fitting under ``handle_unknown="ignore"``);
+* 'count': the count, a non-negative whole number (exact below 2**53);
+* 'binary': 0.0 or 1.0;
+* 'real': the value, NaN and inf left for the engine to count and report.
+
+A missing value (NaN, None, pd.NA, NaT) in a categorical, count or binary column is an
+error for now; the categorical path keeps the missing mask apart so that a later
+``nan_policy`` can code those rows -1 instead. Checks run where the data are: per
+partition of a dask input, so a bad value surfaces when the pass reads its chunk.
+
+Every column is coded with vectorised lookups (``np.searchsorted``, ``pd.Index.get_indexer``
+on the few values of a category or Arrow dictionary, then their codes taken), never a
+Python loop over rows.
+"""
+
+from __future__ import annotations
+
 import numpy as np
-import pandas as pd
-KINDS = ("categorical", "count", "binary", "real")
 
-@dataclass(frozen=True)
-class ColumnCoding:
-    n_features_in: int
-    feature_names: object
-    columns: tuple
-    kinds: tuple
-    categories: tuple
-    def names(self):
-        if self.feature_names is not None:
-            return [str(self.feature_names[c]) for c in self.columns]
-        return [f"x{c}" for c in self.columns]
+from ._categories import (
+    KINDS,
+    ColumnCoding,
+    as_input,
+    column,
+    describe,
+    dictionary_form,
+    fit_coding,
+)
+from ._frames import label_names, partition_lengths
+from .errors import InvalidInputError
 
-def _frame(X):
-    if isinstance(X, pd.DataFrame):
-        return X
-    return pd.DataFrame(np.asarray(X))
+__all__ = ["KINDS", "ColumnCoding", "encode", "encode_partition", "fit_coding"]
 
-def fit_coding(X, kinds, *, estimator, client=None):
-    df = _frame(X)
-    names = np.asarray([str(c) for c in df.columns], dtype=object) if all(isinstance(c, str) for c in df.columns) else None
-    if isinstance(kinds, str):
-        kinds = {c: kinds for c in df.columns}
-    cols, ks, cats = [], [], []
-    for i, c in enumerate(df.columns):
-        key = c if c in kinds else (i if i in kinds else None)
-        if key is None:
-            continue
-        cols.append(i); ks.append(kinds[key])
-        cats.append(np.unique(df[c].to_numpy()) if kinds[key] == "categorical" else None)
-    return ColumnCoding(df.shape[1], names, tuple(cols), tuple(ks), tuple(cats))
+_HANDLE_UNKNOWN = ("error", "ignore")
+#: Counts from this on may not be the whole number given, in float64.
+_EXACT = float(2**53)
+#: Categories an unseen-value error lists.
+_SHOWN = 5
+#: pandas' inferred types of an object column of numbers.
+_NUMBERS = ("integer", "floating", "mixed-integer-float", "boolean", "empty", "decimal")
 
-def encode_partition(part, coding, handle_unknown="error"):
-    df = _frame(part)
-    out = np.empty((len(df), len(coding.columns)))
-    for j, (c, k, cat) in enumerate(zip(coding.columns, coding.kinds, coding.categories)):
-        v = df.iloc[:, c].to_numpy()
-        if k == "categorical":
-            idx = pd.Index(cat).get_indexer(v)
-            out[:, j] = idx
+
+def encode(
+    X,
+    coding: ColumnCoding,
+    *,
+    handle_unknown: str = "error",
+    estimator: str,
+    lengths: bool = True,
+    client=None,
+):
+    """``X``'s model columns as float64 ``(n_samples, len(coding.columns))``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, coding.n_features_in)
+        As for :func:`distgmm._categories.fit_coding`: the same number of columns, and
+        the same names in the same order when both ``X`` and the coding have names.
+    coding : ColumnCoding
+    handle_unknown : {'error', 'ignore'}
+        A category not seen when fitting: an error naming it, or the code -1 (no factor).
+    estimator : str
+        The estimator's name, for the errors.
+    lengths : bool
+        Whether a dask DataFrame's partition lengths must be known (counted by a pass of
+        ``len`` when Dask does not know them); else the row chunks may be unknown.
+    client : distributed.Client, optional
+        Where that count runs.
+
+    Returns
+    -------
+    numpy.ndarray or dask.array.Array
+        numpy for numpy, pandas and polars input, a lazy dask array (its values checked
+        as its chunks are computed) for dask input.
+    """
+    if handle_unknown not in _HANDLE_UNKNOWN:
+        raise InvalidInputError(
+            f"handle_unknown must be one of {list(_HANDLE_UNKNOWN)}, got {handle_unknown!r}."
+        )
+    kind, X = as_input(X, estimator)
+    _check_columns(X, kind, coding, estimator)
+    if kind in ("numpy", "pandas"):
+        return encode_partition(X, coding, handle_unknown)
+    width = len(coding.columns)
+    local = tuple(range(width))  # the model columns, once selected
+    # The coding goes in as a plain argument: a shared delayed key would make the encoded
+    # array a graph with two outputs, which dask's fusion refuses when it is persisted
+    # ("Cannot fuse tasks with multiple outputs").
+    shared = coding
+    if kind == "dask_array":
+        used = X[:, list(coding.columns)].rechunk({1: -1})
+        return used.map_blocks(
+            _encode_block, local, shared, handle_unknown,
+            dtype=np.float64, chunks=(used.chunks[0], (width,)),
+        )  # fmt: skip
+    import pandas as pd
+
+    used = X.iloc[:, list(coding.columns)]  # only these columns are read
+    counts = partition_lengths(used, client) if lengths else None
+    meta = pd.DataFrame(np.empty((0, width)))
+    frame = used.map_partitions(
+        _encode_frame, local, shared, handle_unknown, meta=meta, align_dataframes=False
+    )
+    return frame.to_dask_array(lengths=counts)
+
+
+def encode_partition(part, coding: ColumnCoding, handle_unknown: str = "error") -> np.ndarray:
+    """The float64 model columns of one pandas DataFrame (a partition) or 2-D numpy block.
+
+    ``part`` has all of ``X``'s columns (``coding.n_features_in``); see :func:`encode`.
+    """
+    return _encode_block(part, coding.columns, coding, handle_unknown)
+
+
+def _encode_frame(part, positions, coding, handle_unknown):
+    import pandas as pd
+
+    return pd.DataFrame(_encode_block(part, positions, coding, handle_unknown))
+
+
+def _encode_block(part, positions, coding, handle_unknown) -> np.ndarray:
+    """Model column i of the result is column ``positions[i]`` of ``part``."""
+    out = np.empty((part.shape[0], len(positions)), dtype=np.float64)
+    for i, (pos, kind) in enumerate(zip(positions, coding.kinds, strict=True)):
+        col = column(part, pos)
+        label = describe(coding.feature_names, coding.columns[i])
+        if kind == "categorical":
+            out[:, i] = _categorical(col, coding.categories[i], label, handle_unknown)
         else:
-            out[:, j] = v.astype(float)
+            out[:, i] = _NUMBER_CHECKS[kind](_as_float(col, label, kind), col, label)
     return out
 
-def encode(X, coding, *, handle_unknown="error", estimator, lengths=True, client=None):
-    return encode_partition(X, coding, handle_unknown)
+
+def _check_columns(X, kind: str, coding: ColumnCoding, estimator: str) -> None:
+    n = X.shape[1] if kind in ("numpy", "dask_array") else len(X.columns)
+    if n != coding.n_features_in:
+        raise InvalidInputError(
+            f"X has {n} features, but {estimator} is expecting {coding.n_features_in} "
+            "features as input."
+        )
+    if kind in ("pandas", "dask_frame"):
+        names = label_names(X.columns)
+    elif kind == "dask_array":
+        from ._feature_names import feature_names
+
+        names = feature_names(X)
+    else:
+        names = None
+    fitted = coding.feature_names
+    if names is not None and fitted is not None and list(names) != list(fitted):
+        raise InvalidInputError(
+            "The feature names should match those that were passed during fit: X has the "
+            f"columns {list(names)}, {estimator} was fitted on {list(fitted)}. Select the "
+            "columns in the model's order, list(model.feature_names_in_)."
+        )
+
+
+def _categorical(col, categories: np.ndarray, label: str, handle_unknown: str) -> np.ndarray:
+    form = dictionary_form(col)
+    strings = None if form is not None else _arrow_strings(col, categories)
+    if form is not None:  # look up the few dictionary values, then take their codes
+        values, codes = form
+        _refuse_missing(codes < 0, col, label, "categorical")
+        found = _lookup(categories, values)[codes]
+    elif strings is not None:  # Arrow's hash lookup: ~20x pandas' on Python strings
+        import pyarrow.compute as pc
+
+        _refuse_missing(np.asarray(col.isna(), dtype=bool), col, label, "categorical")
+        found = pc.index_in(strings[0], value_set=strings[1]).fill_null(-1)
+        found = found.to_numpy(zero_copy_only=False)
+    else:
+        values, missing = _values(col)
+        _refuse_missing(missing, col, label, "categorical")
+        found = _lookup(categories, values)
+    unknown = found < 0
+    if handle_unknown == "error" and unknown.any():
+        value = _at(col, np.flatnonzero(unknown)[0])
+        seen = [_scalar(c) for c in categories[:_SHOWN]]
+        more = f" and {len(categories) - _SHOWN} more" if len(categories) > _SHOWN else ""
+        raise InvalidInputError(
+            f"{label} has the value {value!r} not seen when fitting (seen: {seen}{more}); "
+            "fit on data that include it, drop those rows, or use handle_unknown='ignore' "
+            "to give it no factor."
+        )
+    return found.astype(np.float64)  # -1 for an unseen category under 'ignore'
+
+
+def _arrow_strings(col, categories: np.ndarray):
+    """``(values, categories)`` as Arrow arrays for an Arrow-backed string column and text
+    categories, else None."""
+    dtype = getattr(col, "dtype", None)
+    text = getattr(dtype, "storage", None) == "pyarrow" or str(dtype) in (
+        "string[pyarrow]",
+        "large_string[pyarrow]",
+    )
+    if not text or categories.dtype != object:
+        return None
+    import pyarrow as pa
+
+    values = col.array.__arrow_array__()
+    try:
+        return values, pa.array(categories, type=values.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # categories that are not all text
+        return None
+
+
+def _values(col) -> tuple[np.ndarray, np.ndarray]:
+    """A column's values as numpy (numbers in their dtype, else objects) and its missing
+    mask."""
+    if isinstance(col, np.ndarray):
+        if col.dtype.kind == "f":
+            return col, np.isnan(col)
+        if col.dtype.kind in "mM":
+            return col, np.isnat(col)
+        if col.dtype.kind == "O":
+            import pandas as pd
+
+            return col, np.asarray(pd.isna(col))
+        return col, np.zeros(len(col), dtype=bool)
+    missing = np.asarray(col.isna(), dtype=bool)
+    np_dtype = _numpy_dtype(col.dtype)
+    if np_dtype is not None:
+        fill = np.nan if np_dtype.kind == "f" else 0  # a filler: those rows are missing
+        return col.to_numpy(dtype=np_dtype, na_value=fill), missing
+    return col.to_numpy(dtype=object), missing
+
+
+def _numpy_dtype(dtype) -> np.dtype | None:
+    """The numpy dtype of a bool, integer or float dtype (nullable and Arrow ones too)."""
+    np_dtype = dtype if isinstance(dtype, np.dtype) else getattr(dtype, "numpy_dtype", None)
+    return np_dtype if np_dtype is not None and np_dtype.kind in "biuf" else None
+
+
+def _lookup(categories: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The position of each value in ``categories`` (in any order), -1 if absent."""
+    if categories.dtype.kind in "biuf" and values.dtype.kind in "biuf":
+        if not len(categories):
+            return np.full(len(values), -1, dtype=np.int64)
+        order = np.argsort(categories, kind="stable")
+        ordered = categories[order]
+        at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+        return np.where(ordered[at] == values, order[at], -1)
+    import pandas as pd
+
+    index = pd.Index(categories, dtype=categories.dtype if categories.dtype != object else object)
+    return index.get_indexer(values)
+
+
+def _as_float(col, label: str, kind: str) -> np.ndarray:
+    """A count, binary or real column as float64, NaN where missing."""
+    if isinstance(col, np.ndarray) and col.dtype.kind in "biuf":
+        return col.astype(np.float64)
+    import pandas as pd
+
+    s = col if isinstance(col, pd.Series) else pd.Series(col, copy=False)
+    if _numpy_dtype(s.dtype) is not None:
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    form = dictionary_form(s)
+    if form is not None and form[0].dtype.kind in "biuf":  # a category of numbers
+        values, codes = form
+        return np.where(codes >= 0, values.astype(np.float64)[codes], np.nan)
+    if s.dtype == object:
+        bad = np.zeros(len(s), dtype=bool)
+        if pd.api.types.infer_dtype(s, skipna=True) not in _NUMBERS:  # text, or a rare mix
+            # such as bools with ints: a look at each value, on this path only
+            numbers = (int, float, np.number, np.bool_)
+            is_number = np.fromiter((isinstance(v, numbers) for v in s), bool, len(s))
+            bad = ~is_number & ~np.asarray(s.isna(), dtype=bool)
+        if not bad.any():
+            return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        shown = f"the value {_scalar(s.iloc[np.flatnonzero(bad)[0]])!r}"
+    else:
+        shown = f"dtype {s.dtype}"
+    raise InvalidInputError(
+        f"{label} has {shown}, not a number: a {kind!r} column holds numbers. Convert the "
+        "column, or make it 'categorical'."
+    )
+
+
+def _refuse_missing(missing: np.ndarray, col, label: str, kind: str) -> None:
+    if missing.any():
+        value = _at(col, np.flatnonzero(missing)[0])
+        raise InvalidInputError(
+            f"{label} has a missing value ({value!r}): a {kind!r} column cannot have missing "
+            "values yet. Fill or drop those rows first."
+        )
+
+
+def _count(x: np.ndarray, col, label: str) -> np.ndarray:
+    _refuse_missing(np.isnan(x), col, label, "count")
+    bad = ~np.isfinite(x) | (x < 0) | (x != np.floor(x)) | (x >= _EXACT)
+    if bad.any():
+        value = _scalar(_at(col, np.flatnonzero(bad)[0]))
+        raise InvalidInputError(
+            f"{label} has the value {value!r}, not a count: a 'count' column holds whole "
+            "numbers from 0 (below 2**53). Fix or drop those rows, or make the column 'real'."
+        )
+    return x
+
+
+def _binary(x: np.ndarray, col, label: str) -> np.ndarray:
+    _refuse_missing(np.isnan(x), col, label, "binary")
+    bad = (x != 0.0) & (x != 1.0)
+    if bad.any():
+        value = _scalar(_at(col, np.flatnonzero(bad)[0]))
+        raise InvalidInputError(
+            f"{label} has the value {value!r}: a 'binary' column holds 0/1 or False/True. "
+            "Recode it, or make it 'categorical' (any values) or 'count'."
+        )
+    return x
+
+
+def _real(x: np.ndarray, col, label: str) -> np.ndarray:
+    return x  # NaN and inf are the engine's to count and report
+
+
+_NUMBER_CHECKS = {"count": _count, "binary": _binary, "real": _real}
+
+
+def _at(col, i: int):
+    return _scalar(col[i] if isinstance(col, np.ndarray) else col.iloc[i])
+
+
+def _scalar(value):
+    """A numpy scalar as the Python value it holds (its repr reads as the user's data)."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -55,13 +55,12 @@ class CategoricalTerm:
         onehot = store[key][:n]
         onehot[...] = 0.0
         codes = block[:, self.columns]
-        index = codes.astype(np.intp) + self.offsets
-        rows = np.broadcast_to(np.arange(n)[:, None], index.shape)
+        # Flat positions of the ones: one vectorised scatter into the C-ordered buffer.
+        flat = codes.astype(np.intp)
+        flat += self.offsets
+        flat += (np.arange(n, dtype=np.intp) * self.width)[:, None]
         seen = codes >= 0
-        if seen.all():
-            onehot[rows, index] = 1.0
-        else:
-            onehot[rows[seen], index[seen]] = 1.0
+        onehot.reshape(-1)[flat if seen.all() else flat[seen]] = 1.0
         return onehot
 
     def row_const(self, view) -> None:
