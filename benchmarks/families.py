@@ -48,7 +48,7 @@ What is measured
 
 Usage::
 
-    python benchmarks/families.py                     # 10M rows, 3 repeats (~10 min on 2 cores)
+    python benchmarks/families.py                     # 10M rows, 3 repeats (~5 min on 2 cores)
     python benchmarks/families.py --rows 1_000_000    # a quick check, about a minute
     python benchmarks/families.py --dtype category --profile
     python benchmarks/families.py --dir /mnt/scratch  # put the temporary folder there
