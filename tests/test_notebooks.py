@@ -19,6 +19,7 @@ FIGURES = {
     "01_quickstart.ipynb": 3,
     "02_out_of_core_zarr.ipynb": 2,
     "03_model_selection.ipynb": 3,
+    "04_segments.ipynb": 3,
 }
 #: Notebooks that start a LocalCluster of worker processes.
 CLUSTER = {"02_out_of_core_zarr.ipynb"}
