@@ -76,7 +76,8 @@ class ModelSelection:
     def plot(self, ax=None, criteria: Iterable[str] = ("bic", "aic")):
         """BIC and AIC against the number of components, one line per covariance type.
 
-        Needs matplotlib. Returns the matplotlib Axes.
+        The best candidate is starred on the curve of ``criterion`` (when drawn). Needs
+        matplotlib. Returns the matplotlib Axes.
         """
         try:
             import matplotlib.pyplot as plt
@@ -86,6 +87,7 @@ class ModelSelection:
             ) from err
         if ax is None:
             ax = plt.figure().add_subplot()
+        criteria = list(criteria)
         types = list(dict.fromkeys(r["covariance_type"] for r in self.results_))
         for name, style in zip(criteria, ("-", "--"), strict=False):
             for cov in types:
@@ -101,7 +103,8 @@ class ModelSelection:
                     label=label,
                 )
         best = self.results_[self.best_index_]
-        ax.plot(best["n_components"], best[self.criterion], "k*", markersize=14, label="best")
+        if self.criterion in criteria:  # on another criterion's scale it would mislead
+            ax.plot(best["n_components"], best[self.criterion], "k*", markersize=14, label="best")
         ax.set_xlabel("n_components")
         ax.set_ylabel("information criterion (lower is better)")
         ax.legend()
@@ -154,13 +157,13 @@ def select_mixture(
         raise InvalidInputError(f"criterion must be one of {list(CRITERIA)}, got {criterion!r}.")
     from .gaussian import GaussianMixture
 
-    template = clone(estimator) if estimator is not None else GaussianMixture()
+    template = _clone(estimator) if estimator is not None else GaussianMixture()
     template.set_params(**params)
     template._validate_params()
     candidates = _candidates(template, n_components, covariance_types)
     estimators = []
     for k, cov in candidates:
-        est = clone(template).set_params(n_components=k)
+        est = _clone(template).set_params(n_components=k)
         if cov is not None:
             est.set_params(covariance_type=cov)
         est._validate_params()
@@ -188,6 +191,16 @@ def select_mixture(
     ok = [i for i, r in enumerate(results) if r["status"] == "ok"]
     best = min(ok, key=lambda i: (results[i][criterion], i))
     return ModelSelection(results, fitted, best, criterion, n_passes)
+
+
+def _clone(estimator):
+    """``sklearn.base.clone``, sharing the ``client``: a Client cannot be deep-copied."""
+    params = estimator.get_params(deep=False)
+    if params.get("client") is None:
+        return clone(estimator)
+    client = params.pop("client")
+    copied = {name: clone(value, safe=False) for name, value in params.items()}
+    return type(estimator)(**copied, client=client)
 
 
 def _candidates(template, n_components, covariance_types) -> list[tuple[int, str | None]]:
