@@ -82,6 +82,7 @@ from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
 import zarr  # noqa: E402
+from distributed import get_task_stream  # noqa: E402
 
 import distgmm  # noqa: E402
 from distgmm import ConvergenceWarning, GaussianMixture, local_client, read_zarr  # noqa: E402
@@ -129,19 +130,31 @@ def load() -> str:
 
 
 def sweep(X, ks, args, client):
-    """The sweep, timed: (seconds, ModelSelection)."""
-    start = time.perf_counter()
-    sel = distgmm.select_mixture(
-        X,
-        ks,
-        TYPES,
-        n_init=args.n_init,
-        max_iter=args.max_iter,
-        random_state=0,
-        client=client,
-        persist=False,
-    )
-    return time.perf_counter() - start, sel
+    """The sweep, timed: (seconds, ModelSelection, the workers' task seconds by action)."""
+    with get_task_stream(client) as stream:
+        start = time.perf_counter()
+        sel = distgmm.select_mixture(
+            X,
+            ks,
+            TYPES,
+            n_init=args.n_init,
+            max_iter=args.max_iter,
+            random_state=0,
+            client=client,
+            persist=False,
+        )
+        seconds = time.perf_counter() - start
+    return seconds, sel, task_seconds(stream.data)
+
+
+def task_seconds(tasks: list[dict]) -> dict[str, float]:
+    """The seconds the workers' threads spent per action ('compute', 'transfer', ...)."""
+    total: dict[str, float] = {}
+    for task in tasks:
+        for span in task.get("startstops", ()):
+            action = span["action"]
+            total[action] = total.get(action, 0.0) + span["stop"] - span["start"]
+    return total
 
 
 def solo(X, k: int, cov: str, args, client) -> tuple[float, GaussianMixture]:
@@ -235,6 +248,23 @@ def summary(f: Figures, args, n_candidates: int) -> list[str]:
         f"{'sweep / max((b), (c))':{w}} {f.sweep / f.floor:9.2f}   target <= {TARGET_RATIO:g}: "
         f"{verdict}",
         f"{'loop / sweep':{w}} {f.loop / f.sweep:9.2f}",
+    ]
+
+
+def where_the_time_goes(f: Figures, busy: dict[str, float], threads: int) -> list[str]:
+    """The sweep's wall time split by what the workers' threads did (dask's task stream)."""
+    slots = f.sweep * threads
+    compute = busy.get("compute", 0.0)
+    other = sum(v for k, v in busy.items() if k != "compute")
+    idle = max(0.0, slots - compute - other)
+    return [
+        f"the sweep's {f.sweep:.1f} s x {threads} worker threads = {slots:.1f} thread-seconds:",
+        f"  tasks computing (reads, E-steps, statistics)   {compute:9.1f}   "
+        f"{compute / threads:.1f} s of wall time if spread evenly; "
+        f"{compute / threads / max(f.compute, 1e-9):.2f}x the compute floor (c)",
+        f"  transfers and other task actions                {other:9.1f}",
+        f"  idle (the client's M-steps and graphs between passes, waits for the last chunk)"
+        f" {idle:9.1f}   {100 * idle / slots:.0f}%",
     ]
 
 
@@ -335,7 +365,7 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         print(f"  {', '.join(f'{r:.3f}' for r in reads)} s; median {read:.3f} s", flush=True)
 
         print(f"[sweep] {len(ks) * len(TYPES)} candidates; load {load()}", flush=True)
-        sweep_seconds, sel = sweep(X, ks, args, client)
+        sweep_seconds, sel, busy = sweep(X, ks, args, client)
         n_iter = {(r["covariance_type"], r["n_components"]): r["n_iter"] for r in sel.results_}
         failed = [r for r in sel.results_ if r["status"] != "ok"]
         print(
@@ -396,6 +426,8 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     print(f"(compute s/iter: the in-memory figure scaled to {n_rows:,} rows / {threads} threads)")
     print()
     print("\n".join(summary(figures, args, len(sel.results_))))
+    print()
+    print("\n".join(where_the_time_goes(figures, busy, threads)))
     print()
     print(
         f"worker RSS peak {', '.join(ooc.mib(x) for x in peak.values())} (limit "
