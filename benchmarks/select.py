@@ -41,16 +41,18 @@ How
     (they are the long parts). The other helpers of a shared machine slow the measurements
     unevenly: the load average is printed before and after each phase.
 
-    By default the store is NOT larger than the workers' memory: 144 EM runs cost about
-    150-250 microseconds of CPU per row on this kind of machine, so a store larger than two
-    workers' minimal memory (the sweep's per-task buffers reach ~256 MiB and a worker's own
-    process ~200 MB: about 600 MiB each) would take hours on two cores. The sweep streams
-    all the same (``persist=False``), so its reads and overheads are those of a larger
-    store, only fewer; the header says whether the store exceeds the limits.
+    By default the store is NOT larger than the workers' memory: the sweep kept two workers
+    busy for ~360 thread-seconds per million rows of 8 features (800 on a 2-core machine
+    shared with other jobs; the k-means Lloyd passes and EM iterations of 144 runs),
+    so a store larger than two workers' minimal memory (the sweep's per-task buffers reach
+    ~256 MiB and a worker's own process ~200 MB: about 600 MiB each, i.e. 40M+ rows) would
+    take hours on two cores. The sweep streams all the same (``persist=False``), so its
+    reads and overheads are those of a larger store, only fewer; the header says whether
+    the store exceeds the limits.
 
 Usage::
 
-    python benchmarks/select.py                  # 2M x 8 float32; ~15 min on 2 idle cores
+    python benchmarks/select.py                  # 1M x 8 float32; ~5 min on 2 cores
     python benchmarks/select.py --quick          # smoke run, about a minute
     python benchmarks/select.py --rows 50000000 --worker-memory 640MiB   # out of core; hours
 
@@ -103,7 +105,7 @@ MiB = 2**20
 TARGET_RATIO = 1.3
 TYPES = ("full", "tied", "diag", "spherical")
 DEFAULTS = {
-    "rows": 2_000_000,
+    "rows": 1_000_000,
     "max_k": 12,
     "n_init": 3,
     "loop_ks": "1,6,12",
@@ -243,7 +245,8 @@ def summary(f: Figures, args, n_candidates: int) -> list[str]:
         f"{'(b) raw read x (n_passes_ + 1)':{w}} {f.read_floor:9.1f}   {f.read:.3f} s per raw "
         f"read x {f.n_passes + 1}",
         f"{'(c) in-memory compute of all candidates':{w}} {f.compute:9.1f}   EXTRAPOLATED: "
-        "sum of per-iteration costs x n_iter, scaled from the in-memory rows, / worker threads",
+        "sum of per-iteration costs x n_iter, scaled from the in-memory rows, / worker threads "
+        "(EM iterations only: not the k-means starts' Lloyd passes)",
         "",
         f"{'sweep / max((b), (c))':{w}} {f.sweep / f.floor:9.2f}   target <= {TARGET_RATIO:g}: "
         f"{verdict}",
