@@ -20,7 +20,6 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
-from sklearn.base import clone
 
 from .._frames import sample_weight_like
 from .._lockstep import Lockstep
@@ -48,8 +47,8 @@ class ModelSelection:
     results_ : list of dict
         One per candidate, in the order fitted: ``n_components``, ``covariance_type``,
         ``bic``, ``aic``, ``lower_bound``, ``n_iter``, ``converged``, ``n_parameters``,
-        ``status`` ('ok' or 'failed') and ``error`` (the message of a failed fit, else
-        ``None``).
+        ``status`` ('ok' or 'failed'), ``error_type`` and ``error`` (the exception's class
+        and message of a failed fit, else ``None``).
     estimators_ : list
         The fitted estimator of each candidate (``None`` where it failed).
     best_index_ : int
@@ -154,13 +153,13 @@ def select_mixture(
         raise InvalidInputError(f"criterion must be one of {list(CRITERIA)}, got {criterion!r}.")
     from .gaussian import GaussianMixture
 
-    template = clone(estimator) if estimator is not None else GaussianMixture()
+    template = _copy(estimator) if estimator is not None else GaussianMixture()
     template.set_params(**params)
     template._validate_params()
     candidates = _candidates(template, n_components, covariance_types)
     estimators = []
     for k, cov in candidates:
-        est = clone(template).set_params(n_components=k)
+        est = _copy(template).set_params(n_components=k)
         if cov is not None:
             est.set_params(covariance_type=cov)
         est._validate_params()
@@ -182,12 +181,19 @@ def select_mixture(
                 "converged": bool(est.converged_) if ok else None,
                 "n_parameters": int(est._n_parameters()) if ok else None,
                 "status": "ok" if ok else "failed",
-                "error": None if ok else error,
+                "error_type": None if ok else error.partition(":")[0],
+                "error": None if ok else error.partition(": ")[2],
             }
         )
     ok = [i for i, r in enumerate(results) if r["status"] == "ok"]
     best = min(ok, key=lambda i: (results[i][criterion], i))
     return ModelSelection(results, fitted, best, criterion, n_passes)
+
+
+def _copy(estimator):
+    """An unfitted estimator with the same parameters, shared, not copied: scikit-learn's
+    ``clone`` deep-copies what is not an estimator, and a distributed Client cannot be."""
+    return type(estimator)(**estimator.get_params(deep=False))
 
 
 def _candidates(template, n_components, covariance_types) -> list[tuple[int, str | None]]:
@@ -232,7 +238,7 @@ def _sweep(template, estimators, X, sample_weight):
                 try:
                     estimators[i]._fit_array(checked, X, sw, False, lockstep.member(i))
                 except (DistGMMError, ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
-                    errors[i], failures[i] = str(err), err
+                    errors[i], failures[i] = f"{type(err).__name__}: {err}", err
                 finally:
                     lockstep.leave(i)
 
