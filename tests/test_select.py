@@ -67,6 +67,30 @@ def test_every_candidate_is_its_solo_fit_on_dask():
         _assert_same(est, _solo(X, row["n_components"], row["covariance_type"], **params), row, X)
 
 
+def test_a_random_state_instance_is_copied_to_each_candidate():
+    # Shared by the candidates' threads, one RandomState would give each candidate draws
+    # that depend on the others' (and on the threads' timing): each gets its own copy.
+    X = _blobs(900)
+
+    def sweep():
+        rs = np.random.RandomState(0)
+        return select_mixture(X, [2, 3], TYPES, n_init=2, random_state=rs, init_params="random")
+
+    sel, again = sweep(), sweep()
+    for row, est, other in zip(sel.results_, sel.estimators_, again.estimators_, strict=True):
+        np.testing.assert_array_equal(est.means_, other.means_)
+        solo = _solo(
+            X,
+            row["n_components"],
+            row["covariance_type"],
+            n_init=2,
+            random_state=np.random.RandomState(0),
+            init_params="random",
+        )
+        np.testing.assert_array_equal(est.means_, solo.means_)
+        assert est.lower_bounds_ == solo.lower_bounds_
+
+
 @pytest.mark.cluster
 def test_a_client_is_shared_by_the_candidates_not_copied(cluster2):
     # A Client cannot be deep-copied (sklearn's clone does that to parameters): every
