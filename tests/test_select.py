@@ -67,6 +67,48 @@ def test_every_candidate_is_its_solo_fit_on_dask():
         _assert_same(est, _solo(X, row["n_components"], row["covariance_type"], **params), row, X)
 
 
+def test_a_random_state_instance_is_copied_to_each_candidate():
+    # Shared by the candidates' threads, one RandomState would give each candidate draws
+    # that depend on the others' (and on the threads' timing): each gets its own copy.
+    X = _blobs(900)
+
+    def sweep():
+        rs = np.random.RandomState(0)
+        return select_mixture(X, [2, 3], TYPES, n_init=2, random_state=rs, init_params="random")
+
+    sel, again = sweep(), sweep()
+    for row, est, other in zip(sel.results_, sel.estimators_, again.estimators_, strict=True):
+        np.testing.assert_array_equal(est.means_, other.means_)
+        solo = _solo(
+            X,
+            row["n_components"],
+            row["covariance_type"],
+            n_init=2,
+            random_state=np.random.RandomState(0),
+            init_params="random",
+        )
+        np.testing.assert_array_equal(est.means_, solo.means_)
+        assert est.lower_bounds_ == solo.lower_bounds_
+
+
+@pytest.mark.cluster
+def test_a_client_is_shared_by_the_candidates_not_copied(cluster2):
+    # A Client cannot be deep-copied (sklearn's clone does that to parameters): every
+    # candidate must get the client itself, and fit on it as its solo fit does.
+    X = da.from_array(_blobs(600), chunks=(256, 3))
+    params = dict(n_init=2, random_state=1, tol=1e-4, client=cluster2, persist=False)
+    sel = select_mixture(X, [1, 3], ("full", "diag"), **params)
+    for row, est in zip(sel.results_, sel.estimators_, strict=True):
+        assert est.client is cluster2
+        _assert_same(est, _solo(X, row["n_components"], row["covariance_type"], **params), row, X)
+    template = GaussianMixture(client=cluster2, tol=1e-4)
+    sel = select_mixture(X, [2], "tied", estimator=template, random_state=1)
+    assert sel.best_estimator_.client is cluster2
+    _assert_same(
+        sel.best_estimator_, _solo(X, 2, "tied", tol=1e-4, random_state=1), sel.results_[0], X
+    )
+
+
 class _CountingSource:
     """A dask array whose every chunk read is counted (a real source, read per pass)."""
 
@@ -191,6 +233,10 @@ def test_plot_draws_one_line_per_type_and_criterion():
     sel = select_mixture(_blobs(300), [1, 2], ("diag", "full"), random_state=0)
     ax = sel.plot()
     assert len(ax.lines) == 2 * 2 + 1  # BIC and AIC per type, and the best
+    best = sel.results_[sel.best_index_]
+    assert list(ax.lines[-1].get_ydata()) == [best["bic"]]
+    ax = sel.plot(criteria=["aic"])  # no star: the best's BIC is not on the AIC scale
+    assert len(ax.lines) == 2
 
 
 def test_dask_passes_over_chunks_in_memory_split_a_large_batch_over_tasks(monkeypatch):

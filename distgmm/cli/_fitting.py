@@ -13,7 +13,6 @@ import distgmm
 
 from .. import BayesianGaussianMixture, ConvergenceWarning, GaussianMixture
 from .._waits import compute
-from ..errors import FitError, InvalidInputError
 from ..modelfile import save_model
 from ._bayesian import (
     EFFECTIVE_SHARE,
@@ -263,56 +262,49 @@ def _select(args: argparse.Namespace, out: _Output) -> int:
             "BayesianGaussianMixture has no likelihood for; instead run distgmm fit --model "
             "bayesian with a generous -k: its weights leave unneeded components near 0"
         )
+    from .. import select_mixture
+
     X = _open_data(args)
     check_outputs(args, {"--out": args.out})
-    candidates = [(cov, k) for cov in args.covariance for k in args.components]
-    rows: list[dict[str, Any]] = []
-    best: GaussianMixture | None = None
-    best_score = math.inf
-    data_ok = False  # whether a candidate got through a whole pass over the data
     start = time.perf_counter()
     with _cluster(args, out) as client:
+        # Every candidate in the same passes over the data (distgmm.select_mixture).
+        template = _estimator(args, 1, args.covariance[0], client)
+        with _progress("select: "):
+            sel = select_mixture(
+                X,
+                args.components,
+                args.covariance,
+                criterion=args.criterion,
+                estimator=template,
+            )
         out.say(
             f"{'covariance':<10} {'k':>4}  {'BIC':>14} {'AIC':>14} {'iterations':>10} "
-            f"{'converged':>9} {'seconds':>8}"
+            f"{'converged':>9}"
         )
-        # One candidate after the other, each reading the data on every pass. Sharing the
-        # passes across candidates (run_em fits a batch per pass) is future work.
-        for cov, k in candidates:
-            gm = _estimator(args, k, cov, client)
-            row: dict[str, Any] = {"n_components": k, "covariance_type": cov}
-            try:
-                seconds = _fit_quietly(gm, X, f"{cov} k={k}: ")
-            except (FitError, InvalidInputError) as err:
-                # An input error before any candidate has read the data through is about
-                # the data, and would fail every candidate; later ones are about this
-                # candidate (e.g. fewer distinct rows than components). A FitError comes
-                # after a whole pass, so the data were fine.
-                if not isinstance(err, FitError) and not data_ok:
-                    raise
-                data_ok = True
-                failure = {"error_type": type(err).__name__, "error": _one_line(str(err))}
-                rows.append({**row, "status": "failed", **failure})
-                out.say(f"{cov:<10} {k:>4}  failed: {type(err).__name__}")
+        rows: list[dict[str, Any]] = []
+        for result, gm in zip(sel.results_, sel.estimators_, strict=True):
+            cov, k = result["covariance_type"], result["n_components"]
+            if gm is None:
+                failure = {"error_type": result["error_type"], "error": _one_line(result["error"])}
+                rows.append(
+                    {"n_components": k, "covariance_type": cov, "status": "failed", **failure}
+                )
+                out.say(f"{cov:<10} {k:>4}  failed: {result['error_type']}")
                 continue
-            data_ok = True
-            row = {**_fit_record(gm), "status": "ok", **_criteria(gm, X, client)}
-            row["seconds"] = seconds
+            row = {**_fit_record(gm), "status": "ok", "bic": result["bic"], "aic": result["aic"]}
             rows.append(row)
             out.say(
                 f"{cov:<10} {k:>4}  {row['bic']:>14.2f} {row['aic']:>14.2f} "
-                f"{gm.n_iter_:>10} {'yes' if gm.converged_ else 'NO':>9} {seconds:>8.2f}"
+                f"{gm.n_iter_:>10} {'yes' if gm.converged_ else 'NO':>9}"
             )
-            if row[args.criterion] < best_score:
-                best, best_score = gm, row[args.criterion]
-        if best is None:
-            raise FitError(
-                f"Every one of the {len(rows)} candidates failed; the last: {rows[-1]['error']}"
-            )
+        best = sel.best_estimator_
+        best_score = sel.results_[sel.best_index_][args.criterion]
         save_model(best, args.out, overwrite=args.overwrite, storage_options=args.storage_options)
     out.say(
         f"best by {args.criterion}: {best.covariance_type} k={best.n_components} "
-        f"({args.criterion} {best_score:.6g}); saved to {args.out}"
+        f"({args.criterion} {best_score:.6g}); saved to {args.out}; {sel.n_passes_} passes "
+        "over the data for all candidates"
     )
     _warn_if_at_edge(best.n_components, args.components)
     out.result(
@@ -329,6 +321,7 @@ def _select(args: argparse.Namespace, out: _Output) -> int:
                 args.criterion: best_score,
             },
             "seconds": time.perf_counter() - start,
+            "n_passes": sel.n_passes_,
             "model": args.out,
         }
     )

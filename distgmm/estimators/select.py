@@ -48,8 +48,8 @@ class ModelSelection:
     results_ : list of dict
         One per candidate, in the order fitted: ``n_components``, ``covariance_type``,
         ``bic``, ``aic``, ``lower_bound``, ``n_iter``, ``converged``, ``n_parameters``,
-        ``status`` ('ok' or 'failed') and ``error`` (the message of a failed fit, else
-        ``None``).
+        ``status`` ('ok' or 'failed'), ``error_type`` and ``error`` (the exception's class
+        and message of a failed fit, else ``None``).
     estimators_ : list
         The fitted estimator of each candidate (``None`` where it failed).
     best_index_ : int
@@ -76,7 +76,8 @@ class ModelSelection:
     def plot(self, ax=None, criteria: Iterable[str] = ("bic", "aic")):
         """BIC and AIC against the number of components, one line per covariance type.
 
-        Needs matplotlib. Returns the matplotlib Axes.
+        The best candidate is starred on the curve of ``criterion`` (when drawn). Needs
+        matplotlib. Returns the matplotlib Axes.
         """
         try:
             import matplotlib.pyplot as plt
@@ -86,6 +87,7 @@ class ModelSelection:
             ) from err
         if ax is None:
             ax = plt.figure().add_subplot()
+        criteria = list(criteria)
         types = list(dict.fromkeys(r["covariance_type"] for r in self.results_))
         for name, style in zip(criteria, ("-", "--"), strict=False):
             for cov in types:
@@ -101,7 +103,8 @@ class ModelSelection:
                     label=label,
                 )
         best = self.results_[self.best_index_]
-        ax.plot(best["n_components"], best[self.criterion], "k*", markersize=14, label="best")
+        if self.criterion in criteria:  # on another criterion's scale it would mislead
+            ax.plot(best["n_components"], best[self.criterion], "k*", markersize=14, label="best")
         ax.set_xlabel("n_components")
         ax.set_ylabel("information criterion (lower is better)")
         ax.legend()
@@ -154,13 +157,13 @@ def select_mixture(
         raise InvalidInputError(f"criterion must be one of {list(CRITERIA)}, got {criterion!r}.")
     from .gaussian import GaussianMixture
 
-    template = clone(estimator) if estimator is not None else GaussianMixture()
+    template = _copy(estimator) if estimator is not None else GaussianMixture()
     template.set_params(**params)
     template._validate_params()
     candidates = _candidates(template, n_components, covariance_types)
     estimators = []
     for k, cov in candidates:
-        est = clone(template).set_params(n_components=k)
+        est = _copy(template).set_params(n_components=k)
         if cov is not None:
             est.set_params(covariance_type=cov)
         est._validate_params()
@@ -182,12 +185,26 @@ def select_mixture(
                 "converged": bool(est.converged_) if ok else None,
                 "n_parameters": int(est._n_parameters()) if ok else None,
                 "status": "ok" if ok else "failed",
-                "error": None if ok else error,
+                "error_type": None if ok else error.partition(":")[0],
+                "error": None if ok else error.partition(": ")[2],
             }
         )
     ok = [i for i, r in enumerate(results) if r["status"] == "ok"]
     best = min(ok, key=lambda i: (results[i][criterion], i))
     return ModelSelection(results, fitted, best, criterion, n_passes)
+
+
+def _copy(estimator):
+    """An unfitted estimator with the same parameters: scikit-learn's ``clone``, except that
+    the ``client`` is shared (a distributed Client cannot be deep-copied). Everything else is
+    copied: a RandomState instance shared by the candidates' threads would make each
+    candidate's draws depend on the others'."""
+    params = estimator.get_params(deep=False)
+    client = params.pop("client", None)
+    if client is None:
+        return clone(estimator)
+    copied = {name: clone(value, safe=False) for name, value in params.items()}
+    return type(estimator)(**copied, client=client)
 
 
 def _candidates(template, n_components, covariance_types) -> list[tuple[int, str | None]]:
@@ -232,7 +249,7 @@ def _sweep(template, estimators, X, sample_weight):
                 try:
                     estimators[i]._fit_array(checked, X, sw, False, lockstep.member(i))
                 except (DistGMMError, ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
-                    errors[i], failures[i] = str(err), err
+                    errors[i], failures[i] = f"{type(err).__name__}: {err}", err
                 finally:
                     lockstep.leave(i)
 
