@@ -80,7 +80,7 @@ class Lockstep:
         for members in by_origin.values():
             batch = [model for i in members for model in requests[i][0]]
             try:
-                summaries = self.passes.run(batch, requests[members[0]][1])
+                summaries = self._run_unique(batch, requests[members[0]][1])
             except Exception as err:  # every fit of this pass sees the error
                 for i in members:
                     self._results[i] = _Failed(err)
@@ -92,6 +92,19 @@ class Lockstep:
                 self._results[i] = summaries[start : start + count]
                 start += count
         self._cond.notify_all()
+
+    def _run_unique(self, batch: list[PassModel], origin: np.ndarray) -> list[Summary]:
+        """One pass for ``batch``, each distinct model run once: fits of different
+        covariance types share their k-means' Lloyd passes (the same centers, the same
+        pass model), and a model's summary does not depend on what shares its pass."""
+        keys = [_identity(model) for model in batch]
+        first: dict = {}
+        for i, key in enumerate(keys):
+            if key is None or key not in first:
+                first[i if key is None else key] = i
+        unique = sorted(set(first.values()))
+        done = dict(zip(unique, self.passes.run([batch[i] for i in unique], origin), strict=True))
+        return [done[i if key is None else first[key]] for i, key in enumerate(keys)]
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows)
@@ -117,6 +130,19 @@ class Member:
     def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Summary]:
         return self._lockstep.run(self._index, models, origin)
 
+    def _run_unique(self, batch: list[PassModel], origin: np.ndarray) -> list[Summary]:
+        """One pass for ``batch``, each distinct model run once: fits of different
+        covariance types share their k-means' Lloyd passes (the same centers, the same
+        pass model), and a model's summary does not depend on what shares its pass."""
+        keys = [_identity(model) for model in batch]
+        first: dict = {}
+        for i, key in enumerate(keys):
+            if key is None or key not in first:
+                first[i if key is None else key] = i
+        unique = sorted(set(first.values()))
+        done = dict(zip(unique, self.passes.run([batch[i] for i in unique], origin), strict=True))
+        return [done[i if key is None else first[key]] for i, key in enumerate(keys)]
+
     def take(self, rows: np.ndarray) -> np.ndarray:
         return self._lockstep.take(rows)
 
@@ -125,3 +151,28 @@ class Member:
 
     def close(self) -> None:
         """The shared passes outlive each fit: the sweep closes them."""
+
+
+def _identity(model: PassModel):
+    """What makes two pass models give the same summary, or None (a 'given' model: its
+    responsibilities are not compared)."""
+    if model.given is not None:
+        return None
+
+    def data(value):
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            return tuple(data(v) for v in value)
+        array = np.asarray(value)
+        return (array.dtype.str, array.shape, array.tobytes())
+
+    return (
+        model.kernel,
+        model.assign,
+        model.seed,
+        model.entropy,
+        data(model.const),
+        data(tuple(model.mats)),
+        data(model.shift),
+    )

@@ -245,8 +245,11 @@ def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> li
     centers = [_kmeans_on_sample(sample, spec, s, origin, tol) for s in restart_seeds]
     active = list(range(len(centers)))
     final: dict[int, object] = {}
+    # The Lloyd passes need counts and sums only: their moments are spherical, the cheapest.
+    # The start's statistics of the covariance type come from one more pass at the final
+    # centers (the same assignments, so the same counts and sums, bit for bit).
     for pass_no in range(LLOYD_MAX_PASSES):
-        models = [prepare_kmeans(centers[i], spec.covariance_type, origin) for i in active]
+        models = [prepare_kmeans(centers[i], "spherical", origin) for i in active]
         all_stats = passes.run(models, origin)
         still = []
         for i, stats in zip(active, all_stats, strict=True):
@@ -261,6 +264,11 @@ def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> li
         active = still
         if not active:
             break
+    if spec.covariance_type != "spherical":
+        order = sorted(final)
+        models = [prepare_kmeans(final[i][1], spec.covariance_type, origin) for i in order]
+        for i, stats in zip(order, passes.run(models, origin), strict=True):
+            final[i] = (stats, final[i][1])
     params = []
     for i in range(len(centers)):
         stats, shift = final[i]
