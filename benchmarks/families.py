@@ -59,6 +59,8 @@ The temporary folder is deleted at the end, also on Ctrl-C or SIGTERM. The exit 
 
 from __future__ import annotations
 
+import _benchpath  # noqa: F401 - first: see benchmarks/_benchpath.py  # isort: skip
+
 import argparse
 import logging
 import os

@@ -32,6 +32,8 @@ Usage::
 
 from __future__ import annotations
 
+import _benchpath  # noqa: F401 - first: see benchmarks/_benchpath.py  # isort: skip
+
 import argparse
 import copy
 import cProfile

@@ -53,6 +53,8 @@ missed target or spilling is reported, not an error).
 
 from __future__ import annotations
 
+import _benchpath  # noqa: F401 - first: see benchmarks/_benchpath.py  # isort: skip
+
 import argparse
 import importlib
 import math

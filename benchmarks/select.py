@@ -62,14 +62,15 @@ worker restarted during the run, 0 otherwise (a missed target is reported, not a
 
 from __future__ import annotations
 
+# This file has the name of the standard library's ``select`` module, which asyncio (and so
+# distributed) imports: its own folder must not be on the import path, or ``import select``
+# would find this script (_benchpath takes it off, for every benchmark).
+import _benchpath  # noqa: F401  # isort: skip
+
 import sys
 from pathlib import Path
 
-# This file has the name of the standard library's ``select`` module, which asyncio (and so
-# distributed) imports: its own folder must not be on the import path, or ``import select``
-# would find this script.
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
