@@ -59,7 +59,10 @@ The temporary folder is deleted at the end, also on Ctrl-C or SIGTERM. The exit 
 
 from __future__ import annotations
 
-import _benchpath  # noqa: F401 - first: see benchmarks/_benchpath.py  # isort: skip
+try:  # first, see benchmarks/_benchpath.py  # isort: skip
+    import _benchpath  # noqa: F401
+except ImportError:  # noqa: SIM105 - a worker process: its path has no benchmarks/ already
+    pass
 
 import argparse
 import logging

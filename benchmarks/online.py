@@ -32,7 +32,10 @@ Usage::
 
 from __future__ import annotations
 
-import _benchpath  # noqa: F401 - first: see benchmarks/_benchpath.py  # isort: skip
+try:  # first, see benchmarks/_benchpath.py  # isort: skip
+    import _benchpath  # noqa: F401
+except ImportError:  # noqa: SIM105 - a worker process: its path has no benchmarks/ already
+    pass
 
 import argparse
 import copy

@@ -65,7 +65,10 @@ from __future__ import annotations
 # This file has the name of the standard library's ``select`` module, which asyncio (and so
 # distributed) imports: its own folder must not be on the import path, or ``import select``
 # would find this script (_benchpath takes it off, for every benchmark).
-import _benchpath  # noqa: F401  # isort: skip
+try:  # first, see benchmarks/_benchpath.py  # isort: skip
+    import _benchpath  # noqa: F401
+except ImportError:  # noqa: SIM105 - a worker process: its path has no benchmarks/ already
+    pass
 
 import sys
 from pathlib import Path
