@@ -53,10 +53,12 @@ missed target or spilling is reported, not an error).
 
 from __future__ import annotations
 
-try:  # first, see benchmarks/_benchpath.py  # isort: skip
+import contextlib  # isort: skip
+
+# First: benchmarks/select.py must not shadow the standard library (_benchpath.py); a
+# worker process is spawned with the parent's path, which no longer holds benchmarks/.
+with contextlib.suppress(ImportError):
     import _benchpath  # noqa: F401
-except ImportError:  # noqa: SIM105 - a worker process: its path has no benchmarks/ already
-    pass
 
 import argparse
 import importlib

@@ -65,10 +65,12 @@ from __future__ import annotations
 # This file has the name of the standard library's ``select`` module, which asyncio (and so
 # distributed) imports: its own folder must not be on the import path, or ``import select``
 # would find this script (_benchpath takes it off, for every benchmark).
-try:  # first, see benchmarks/_benchpath.py  # isort: skip
+import contextlib  # isort: skip
+
+# First: benchmarks/select.py must not shadow the standard library (_benchpath.py); a
+# worker process is spawned with the parent's path, which no longer holds benchmarks/.
+with contextlib.suppress(ImportError):
     import _benchpath  # noqa: F401
-except ImportError:  # noqa: SIM105 - a worker process: its path has no benchmarks/ already
-    pass
 
 import sys
 from pathlib import Path
