@@ -124,7 +124,8 @@ def encode_partition(part, coding: ColumnCoding, handle_unknown: str = "error") 
 def _encode_frame(part, positions, coding, handle_unknown):
     import pandas as pd
 
-    return pd.DataFrame(_encode_block(part, positions, coding, handle_unknown))
+    # copy=False: pandas 3 copies an array given to DataFrame by default, for nothing here
+    return pd.DataFrame(_encode_block(part, positions, coding, handle_unknown), copy=False)
 
 
 def _encode_block(part, positions, coding, handle_unknown) -> np.ndarray:
