@@ -104,13 +104,39 @@ def encode(
     used = X.iloc[:, list(coding.columns)]  # only these columns are read
     meta = pd.DataFrame(np.empty((0, width)))
     # Optimised before its partitions are counted: Dask fuses the partitions of a column
-    # subset of Parquet files when it optimises (FusedParquetIO), so lengths counted on the
-    # unoptimised frame may not match the partitions of the array it becomes.
+    # subset of Parquet files under a task that reads them (FusedParquetIO), so lengths
+    # counted on the columns alone need not match the partitions of the array.
     frame = used.map_partitions(
         _encode_frame, local, shared, handle_unknown, meta=meta, align_dataframes=False
     ).optimize()
-    counts = partition_lengths(frame, client) if lengths else None
-    return frame.to_dask_array(lengths=counts)
+    if not lengths:
+        return frame.to_dask_array()
+    try:
+        return frame.to_dask_array(lengths=_fused_lengths(used, client))
+    except ValueError:  # fused otherwise after all: count the coded partitions themselves
+        return frame.to_dask_array(lengths=partition_lengths(frame, client))
+
+
+def _fused_lengths(used, client) -> tuple[int, ...]:
+    """The rows of each partition of ``used`` mapped, as Dask fuses them (a map over
+    ``used`` is fused alike), counted without coding them: a pass over the columns."""
+    import pandas as pd
+
+    meta = pd.DataFrame({"rows": np.empty(0, dtype=np.int64)})
+    sizes = used.map_partitions(_rows_frame, meta=meta, align_dataframes=False).optimize()
+    if client is not None:
+        from ._waits import compute
+
+        counted = compute(client, sizes)
+    else:
+        counted = sizes.compute()
+    return tuple(int(n) for n in counted["rows"])
+
+
+def _rows_frame(part):
+    import pandas as pd
+
+    return pd.DataFrame({"rows": [len(part)]})
 
 
 def encode_partition(part, coding: ColumnCoding, handle_unknown: str = "error") -> np.ndarray:
