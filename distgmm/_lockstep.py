@@ -130,19 +130,6 @@ class Member:
     def run(self, models: Sequence[PassModel], origin: np.ndarray) -> list[Summary]:
         return self._lockstep.run(self._index, models, origin)
 
-    def _run_unique(self, batch: list[PassModel], origin: np.ndarray) -> list[Summary]:
-        """One pass for ``batch``, each distinct model run once: fits of different
-        covariance types share their k-means' Lloyd passes (the same centers, the same
-        pass model), and a model's summary does not depend on what shares its pass."""
-        keys = [_identity(model) for model in batch]
-        first: dict = {}
-        for i, key in enumerate(keys):
-            if key is None or key not in first:
-                first[i if key is None else key] = i
-        unique = sorted(set(first.values()))
-        done = dict(zip(unique, self.passes.run([batch[i] for i in unique], origin), strict=True))
-        return [done[i if key is None else first[key]] for i, key in enumerate(keys)]
-
     def take(self, rows: np.ndarray) -> np.ndarray:
         return self._lockstep.take(rows)
 
