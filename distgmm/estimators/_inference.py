@@ -304,9 +304,11 @@ class Inference:
                 f"Invalid value for 'n_samples': {n_samples!r}. It must be an integer >= 1: "
                 "the sampling requires at least one sample."
             )
-        return self._family().sample(
-            self._params(), check_random_state(self.random_state), n_samples
-        )
+        return self._draw(n_samples, check_random_state(self.random_state))
+
+    def _draw(self, n_samples: int, rng):
+        """``n_samples`` rows of the fitted model and their components, drawn with ``rng``."""
+        return self._family().sample(self._params(), rng, n_samples)
 
     def save(self, path, *, storage_options: dict | None = None) -> None:
         """Write the fitted model to a self-describing ``.npz`` file; ``distgmm.load`` reads it.

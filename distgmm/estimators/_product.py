@@ -231,16 +231,10 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
         y : ndarray of shape (n_samples,)
             Component of each row.
         """
-        check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
-            raise DistGMMError(
-                f"Invalid value for 'n_samples': {n_samples!r}. It must be an integer >= 1."
-            )
-        from sklearn.utils import check_random_state
+        return super().sample(n_samples)
 
-        X, y = self._family().sample(
-            self._params(), check_random_state(self.random_state), n_samples, X_width(self)
-        )
+    def _draw(self, n_samples: int, rng):
+        X, y = self._family().sample(self._params(), rng, n_samples, X_width(self))
         return decode(X, self._coding), y
 
     @property
