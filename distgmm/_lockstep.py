@@ -81,9 +81,14 @@ class Lockstep:
             batch = [model for i in members for model in requests[i][0]]
             try:
                 summaries = self._run_unique(batch, requests[members[0]][1])
-            except Exception as err:  # every fit of this pass sees the error
+            except BaseException as err:  # every fit of this pass sees the error
                 for i in members:
                     self._results[i] = _Failed(err)
+                if not isinstance(err, Exception):  # an interrupt: wake every fit, then stop
+                    for i in requests:
+                        self._results.setdefault(i, _Failed(err))
+                    self._cond.notify_all()
+                    raise
                 continue
             self.n_passes += 1
             start = 0

@@ -268,6 +268,7 @@ def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> li
         order = sorted(final)
         models = [prepare_kmeans(final[i][1], spec.covariance_type, origin) for i in order]
         for i, stats in zip(order, passes.run(models, origin), strict=True):
+            check_stats(stats)
             final[i] = (stats, final[i][1])
     params = []
     for i in range(len(centers)):

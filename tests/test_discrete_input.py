@@ -256,3 +256,9 @@ def test_a_row_impossible_under_every_component_is_minus_inf_or_an_error():
         with pytest.raises(InvalidInputError, match="probability 0 under every component"):
             method(rows)
     assert model.score(X) > -np.inf  # the training rows are all possible
+
+
+def test_categories_a_model_file_cannot_hold_are_refused_at_fit():
+    frame = pd.DataFrame({"day": pd.to_datetime(["2020-01-01", "2020-01-02"] * 20)})
+    with pytest.raises(InvalidInputError, match="cannot be saved"):
+        CategoricalMixture(2).fit(frame)

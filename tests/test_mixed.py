@@ -100,3 +100,14 @@ def test_bad_specs_are_named(columns, match):
     with pytest.raises(InvalidInputError, match=match):
         model.fit(frame)
     assert not hasattr(model, "n_features_in_")  # a failed fit leaves no trace
+
+
+def test_integer_column_labels_are_labels_not_positions():
+    """A DataFrame labelled by integers: the spec's keys are X's labels first (as the
+    encoder resolves them), so each column is modelled by the family it was named for."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({1: rng.normal(size=300), 0: rng.poisson(3.0, 300)})
+    model = MixedMixture(2, columns={"poisson": [0], "gaussian": [1]}, random_state=0).fit(frame)
+    assert model.rates_.shape == (2, 1)
+    np.testing.assert_allclose(model.weights_ @ model.rates_[:, 0], frame[0].mean(), rtol=1e-6)
+    np.testing.assert_allclose(model.weights_ @ model.means_[:, 0], frame[1].mean(), atol=1e-6)

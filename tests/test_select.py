@@ -266,3 +266,8 @@ def test_dask_passes_over_chunks_in_memory_split_a_large_batch_over_tasks(monkey
         np.testing.assert_array_equal(a.sx, b.sx)
         np.testing.assert_array_equal(a.sxx, b.sxx)
         assert a.loglik == b.loglik
+
+
+def test_a_checkpoint_is_refused_as_every_candidate_would_write_it(tmp_path):
+    with pytest.raises(InvalidInputError, match="checkpoint"):
+        select_mixture(_blobs(300), [1, 2], checkpoint=tmp_path / "ck.npz")

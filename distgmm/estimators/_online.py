@@ -11,6 +11,7 @@ recentred onto the next batch's exactly and each pass shifts the data to the sam
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import dask.array as da
 import numpy as np
@@ -158,7 +159,6 @@ class OnlineMixin:
                 )
                 raise
         self._set_params(params)
-        self._set_params(params)
         self.running_stats_ = running
         self.running_origin_ = origin
         self.n_batches_seen_ = t + 1
@@ -257,14 +257,21 @@ def running_shapes(header: dict, family, fail) -> dict[str, tuple]:
     seen, scalars = fit["n_batches_seen_"], fit.get("running_scalars")
     if not (isinstance(seen, int) and not isinstance(seen, bool) and seen >= 1):
         raise fail(f"fit.n_batches_seen_ {seen!r} is not an integer >= 1")
-    template = running_template(family, header["n_components"], _model_width(header, family))
+    # The template is allocated from the header's sizes, checked by nothing yet: bounded.
+    k, width = header["n_components"], _model_width(header, family)
+    if k * (width * width + width + 1) > _MAX_TEMPLATE_VALUES:
+        raise fail(
+            f"n_components={k} and {width} model columns make running statistics too large "
+            "for a model file this reader accepts"
+        )
+    template = running_template(family, k, width)
     names = set(_array_fields(template))
     expected = {f.name for f in dataclasses.fields(template) if f.name not in names}
     if (
         not isinstance(scalars, dict)
         or set(scalars) != expected
         or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+            isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v)
             for v in scalars.values()
         )
     ):
@@ -272,6 +279,18 @@ def running_shapes(header: dict, family, fail) -> dict[str, tuple]:
     leaves = [leaf for name in _array_fields(template) for leaf in _leaves(getattr(template, name))]
     shapes = {f"running_{i}_": leaf.shape for i, leaf in enumerate(leaves)}
     return {**shapes, "running_origin_": (_model_width(header, family),)}
+
+
+#: The most values a model file's running statistics may hold (a 1 GiB template).
+_MAX_TEMPLATE_VALUES = 2**27
+
+
+def _finite(value: float) -> bool:
+    """Whether a JSON number is a finite float64 (a huge integer is not)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _model_width(header: dict, family) -> int:

@@ -25,7 +25,7 @@ from .._feature_names import check_feature_names
 from .._frames import frame_outputs, is_dask_frame, label_names, like_input
 from .._sizing import pass_scratch_bytes
 from ..core.em import check_stats
-from ..errors import DistGMMError
+from ..errors import DistGMMError, InvalidInputError
 from ..families.mixed import ProductMLE, ProductParams
 from ..fingerprint import array_digest, data_fingerprint
 from ..init import seeds
@@ -103,6 +103,10 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
                 coding = fit_coding(X, _encoding_kinds(families), estimator=name, client=client)
                 self._coding = coding
                 self._families = column_families(coding, families)
+                try:  # what a model file cannot hold is refused now, not after the fit
+                    coding_to_json(coding, self._families)
+                except ValueError as err:
+                    raise InvalidInputError(f"{name}: {err}; convert that column first.") from err
                 self.n_features_in_ = coding.n_features_in
                 if coding.feature_names is not None:
                     self.feature_names_in_ = coding.feature_names
@@ -267,6 +271,9 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
         if not isinstance(model, dict) or not isinstance(model.get("settings"), dict):
             raise fail("the header has no 'model' object with 'coding' and 'settings'")
         coding, families = coding_from_json(model.get("coding"), header["n_features"], fail)
+        names = None if coding.feature_names is None else list(coding.feature_names)
+        if names != header["fit"].get("feature_names_in_"):
+            raise fail("the model's coding.feature_names are not fit.feature_names_in_")
         try:
             terms = make_terms(families, coding, model["settings"])
         except (TypeError, ValueError, KeyError) as err:

@@ -34,20 +34,13 @@ FAMILIES = {
 }
 
 
-def _position(coding: ColumnCoding, label) -> int:
-    """The input position of a column label (a name, or a position for unnamed input)."""
-    if isinstance(label, str) and coding.feature_names is not None:
-        return list(coding.feature_names).index(label)
-    return int(label)
-
-
 def column_families(coding: ColumnCoding, families) -> tuple[str, ...]:
     """The family of every model column: ``families`` is one name for all, or
-    ``{column label: family}`` (the encoder has checked the labels)."""
+    ``{column: family}``, whose order is the model's (the encoder's, which resolved the
+    columns: a label of X first, else a position)."""
     if isinstance(families, str):
         return (families,) * len(coding.columns)
-    by_position = {_position(coding, label): family for label, family in families.items()}
-    return tuple(by_position[position] for position in coding.columns)
+    return tuple(families.values())
 
 
 def make_terms(families: tuple[str, ...], coding: ColumnCoding, settings: dict) -> tuple:

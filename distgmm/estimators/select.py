@@ -35,6 +35,9 @@ from ._validation import connected
 __all__ = ["ModelSelection", "select_mixture"]
 
 CRITERIA = ("bic", "aic")
+#: What a candidate's own fit may fail with (reported in results_); anything else stops the
+#: sweep.
+_FIT_ERRORS = (DistGMMError, ValueError, ArithmeticError, np.linalg.LinAlgError)
 #: What a fitted estimator keeps from the template's validation of the input.
 _INPUT = ("n_features_in_", "feature_names_in_", "_coding", "_families")
 
@@ -160,6 +163,11 @@ def select_mixture(
     template = _copy(estimator) if estimator is not None else GaussianMixture()
     template.set_params(**params)
     template._validate_params()
+    if getattr(template, "checkpoint", None) is not None:
+        raise InvalidInputError(
+            "select_mixture takes no checkpoint: its candidates would all write the same "
+            "file. Checkpoint a single fit instead (GaussianMixture(checkpoint=...))."
+        )
     candidates = _candidates(template, n_components, covariance_types)
     estimators = []
     for k, cov in candidates:
@@ -248,16 +256,25 @@ def _sweep(template, estimators, X, sample_weight):
             def fit(i: int) -> None:
                 try:
                     estimators[i]._fit_array(checked, X, sw, False, lockstep.member(i))
-                except (DistGMMError, ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
+                except BaseException as err:
                     errors[i], failures[i] = f"{type(err).__name__}: {err}", err
                 finally:
                     lockstep.leave(i)
 
             threads = [threading.Thread(target=fit, args=(i,)) for i in range(len(estimators))]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            started = 0
+            try:
+                for t in threads:
+                    t.start()
+                    started += 1
+            finally:
+                for i in range(started, len(threads)):  # never started: not waited for
+                    lockstep.leave(i)
+                for t in threads[:started]:
+                    t.join()
+            for failure in failures:  # a crash (a lost read, a bug) is not a candidate's fit
+                if failure is not None and not isinstance(failure, _FIT_ERRORS):
+                    raise failure
             if all(f is not None for f in failures):
                 raise failures[0]
             criteria = _criteria(estimators, errors, checked, sw, client)
