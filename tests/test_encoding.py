@@ -181,6 +181,14 @@ def test_polars_table():
     assert_exact(encode(df, coding, estimator=EST), expected_table())
 
 
+@pytest.fixture(autouse=True)
+def _local_scheduler():
+    """The computes counted here run on dask's local scheduler, even when an earlier test
+    module left a distributed client as the default (its computes run no local callback)."""
+    with dask.config.set(scheduler="threads"):
+        yield
+
+
 class Computes(Callback):
     """Counts the computes run by the local schedulers."""
 
