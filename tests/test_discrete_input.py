@@ -262,3 +262,11 @@ def test_categories_a_model_file_cannot_hold_are_refused_at_fit():
     frame = pd.DataFrame({"day": pd.to_datetime(["2020-01-01", "2020-01-02"] * 20)})
     with pytest.raises(InvalidInputError, match="cannot be saved"):
         CategoricalMixture(2).fit(frame)
+
+
+def test_an_impossible_row_in_a_pass_is_named_as_such_not_an_overflow():
+    X = np.array([[0, 1], [0, 2], [0, 3], [0, 1]] * 10)
+    model = PoissonMixture(2, alpha=0.0, random_state=0).fit(X)
+    with pytest.raises(InvalidInputError, match="probability 0 under every component"):
+        model.partial_fit(np.array([[3, 1], [0, 1]]))
+    assert not hasattr(model, "n_batches_seen_")  # the model is left as it was

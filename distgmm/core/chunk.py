@@ -84,6 +84,7 @@ class _Accumulator:
         self.entropy = 0.0
         self.n_nonfinite = 0
         self.n_overflow = 0
+        self.n_impossible = 0
         self.nk = np.zeros(k)
         self.acc = self.kernel.new_acc(model, n_features)
 
@@ -130,7 +131,10 @@ class _Accumulator:
         if bad:  # rare: the data are only looked at again then
             nonfinite = self.kernel.nonfinite_rows(view)
             self.n_nonfinite += nonfinite
-            self.n_overflow += max(0, bad - nonfinite)
+            if getattr(self.kernel, "zero_likelihood", False):
+                self.n_impossible += max(0, bad - nonfinite)
+            else:
+                self.n_overflow += max(0, bad - nonfinite)
 
     def finish(self) -> Summary:
         totals = {
@@ -139,6 +143,7 @@ class _Accumulator:
             "loglik": self.loglik,
             "n_nonfinite": self.n_nonfinite,
             "n_overflow": self.n_overflow,
+            "n_impossible": self.n_impossible,
             "nk": self.nk,
             "entropy": self.entropy,
         }

@@ -79,6 +79,13 @@ def check_stats(stats: Summary) -> None:
         )
     if stats.n_overflow:
         raise InvalidInputError(overflow_message(f"{stats.n_overflow} of {stats.n_rows} rows"))
+    if stats.n_impossible:
+        raise InvalidInputError(
+            f"{stats.n_impossible} of {stats.n_rows} rows have probability 0 under every "
+            "component: they hold a value no component can produce (a model fitted with "
+            "alpha=0 gives probability 0 to what its data never showed). Use alpha > 0, "
+            "or drop those rows."
+        )
 
 
 def best_result(results: Sequence[EMResult], max_iter: int) -> EMResult:

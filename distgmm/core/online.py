@@ -17,7 +17,7 @@ from .summary import Summary
 __all__ = ["COUNTS", "blend", "normalised", "step_size"]
 
 #: Summary fields that count rows rather than weigh them: never scaled.
-COUNTS = frozenset({"n_rows", "n_nonfinite", "n_overflow"})
+COUNTS = frozenset({"n_rows", "n_nonfinite", "n_overflow", "n_impossible"})
 
 
 def step_size(t: int, decay: float) -> float:

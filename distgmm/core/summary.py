@@ -38,6 +38,10 @@ class Summary:
     nk: np.ndarray
     """Soft counts ``Σ_i w_i r_ik``, shape ``(n_components,)``."""
     n_overflow: int = 0
+    n_impossible: int = 0
+    """Rows of finite values of probability 0 under every component: a kernel that says
+    ``zero_likelihood`` (a discrete value no component can produce) counts them here
+    rather than as an overflow."""
     """Rows of finite values whose log-likelihood overflowed (values too large to square)."""
     entropy: float = 0.0
     """``-Σ_i w_i Σ_k r_ik log r_ik``, accumulated when the pass model asks for it (the

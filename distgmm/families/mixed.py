@@ -79,6 +79,9 @@ class ProductKernel:
     """The worker side: every group's view of a block, summed log-densities, moments."""
 
     terms: tuple
+    #: A row of finite values can have probability 0 under every component (a discrete
+    #: value of probability 0): counted as such, not as an overflow (distgmm.core.chunk).
+    zero_likelihood = True
 
     @property
     def view_key(self) -> tuple:
