@@ -146,21 +146,29 @@ def _info(args: argparse.Namespace, out: _Output) -> int:
             "covariance_type": gm.covariance_type,
             "n_components": gm.n_components,
             "n_features": gm.n_features_in_,
-            "converged": fit["converged"],
-            "n_iter": fit["n_iter"],
-            "lower_bound": fit["lower_bound"],
-            "distgmm_version": header["distgmm_version"],
-            "created": header["created"],
-            "format_version": header["format_version"],
-            "feature_names": fit.get("feature_names_in_"),
-            "params": params,
-            "weights": gm.weights_,
+            **_fit_record(gm, header, params),
             "means": gm.means_,
             **bayesian,
             **_online_record(gm),
         }
     )
     return EXIT_OK
+
+
+def _fit_record(gm, header: dict, params: dict) -> dict:
+    """What ``info --json`` says of any model file: its fit, provenance and weights."""
+    fit = header["fit"]
+    return {
+        "converged": fit["converged"],
+        "n_iter": fit["n_iter"],
+        "lower_bound": fit["lower_bound"],
+        "distgmm_version": header["distgmm_version"],
+        "created": header["created"],
+        "format_version": header["format_version"],
+        "feature_names": fit.get("feature_names_in_"),
+        "params": params,
+        "weights": gm.weights_,
+    }
 
 
 def _online_record(gm) -> dict:
@@ -199,7 +207,6 @@ def _info_table(args: argparse.Namespace, out: _Output, gm, header: dict) -> int
     out.say("component  weight")
     for k, weight in enumerate(gm.weights_):
         out.say(f"{k:>9}  {weight:.4f}")
-    fit = header["fit"]
     params = {n: v for n, v in header["params"].items() if n not in _INFO_HIDDEN_PARAMS}
     listed = {c: v for c, v in categories.items() if v is not None}
     out.result(
@@ -216,15 +223,7 @@ def _info_table(args: argparse.Namespace, out: _Output, gm, header: dict) -> int
             "categories": {c: v[:_LISTED_CATEGORIES].tolist() for c, v in listed.items()},
             "n_categories": {c: len(v) for c, v in listed.items()},
             "parameter_shapes": shapes,
-            "converged": fit["converged"],
-            "n_iter": fit["n_iter"],
-            "lower_bound": fit["lower_bound"],
-            "distgmm_version": header["distgmm_version"],
-            "created": header["created"],
-            "format_version": header["format_version"],
-            "feature_names": fit.get("feature_names_in_"),
-            "params": params,
-            "weights": gm.weights_,
+            **_fit_record(gm, header, params),
             **_online_record(gm),
         }
     )
