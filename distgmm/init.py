@@ -63,6 +63,8 @@ class InitSpec:
     weights: np.ndarray | None = None
     means: np.ndarray | None = None
     precisions: np.ndarray | None = None
+    nan_policy: str = "raise"
+    """How the passes read a NaN (:data:`~distgmm.core.missing.NAN_POLICIES`)."""
     variational: bool = False
     """The start feeds a variational M-step, which adds the priors: it is the
     :class:`Moments` of the initial responsibilities, which may be singular or empty."""
@@ -138,7 +140,7 @@ def pass_origin(passes: Passes, spec: InitSpec, sample: np.ndarray | None) -> np
     return representable_origin(origin, passes.dtype)
 
 
-def _sample(passes: Passes, n_components: int, seed: int) -> np.ndarray:
+def _sample(passes: Passes, n_components: int, seed: int, nan_policy: str = "raise"):
     n = passes.n_samples
     size = min(n, max(SAMPLE_ROWS, 50 * n_components))
     if size == n:
@@ -146,6 +148,8 @@ def _sample(passes: Passes, n_components: int, seed: int) -> np.ndarray:
     else:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
     sample = passes.take(rows)
+    if nan_policy != "raise":
+        sample = _complete(sample, nan_policy, n_components)
     bad = int((~np.isfinite(sample).all(axis=1)).sum())
     if bad:
         raise InvalidInputError(
@@ -154,6 +158,32 @@ def _sample(passes: Passes, n_components: int, seed: int) -> np.ndarray:
         )
     check_spread(sample, n)
     return sample
+
+
+def _complete(sample: np.ndarray, nan_policy: str, n_components: int) -> np.ndarray:
+    """The sample k-means starts from, without NaN: its rows holding none ('omit'), or
+    every row with a missing entry given its column's mean over the sample ('marginalize':
+    only this in-memory k-means imputes; the passes over the data marginalise)."""
+    missing = np.isnan(sample)
+    if nan_policy == "omit":
+        sample = sample[~missing.any(axis=1)]
+        if len(sample) < n_components:
+            raise InvalidInputError(
+                f"Only {len(sample)} rows of the initialisation's sample hold no NaN, fewer "
+                f"than n_components={n_components}: too few rows are left by "
+                "nan_policy='omit'. Use nan_policy='marginalize'."
+            )
+        return sample
+    sample = sample[~missing.all(axis=1)]
+    missing = np.isnan(sample)
+    counts = (~missing).sum(axis=0)
+    if not len(sample) or not counts.all():
+        raise InvalidInputError(
+            "A column of X has no observed value in the initialisation's sample of rows: "
+            "a column that is all NaN cannot be fitted. Drop it."
+        )
+    means = np.where(missing, 0.0, sample).sum(axis=0) / counts
+    return np.where(missing, means, sample)
 
 
 def _isotropic(covariance_type: str, n_components: int, n_features: int, var: float):
@@ -249,7 +279,7 @@ def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> li
     # The start's statistics of the covariance type come from one more pass at the final
     # centers (the same assignments, so the same counts and sums, bit for bit).
     for pass_no in range(LLOYD_MAX_PASSES):
-        models = [prepare_kmeans(centers[i], "spherical", origin) for i in active]
+        models = [prepare_kmeans(centers[i], "spherical", origin, spec.nan_policy) for i in active]
         all_stats = passes.run(models, origin)
         still = []
         for i, stats in zip(active, all_stats, strict=True):
@@ -266,7 +296,10 @@ def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> li
             break
     if spec.covariance_type != "spherical":
         order = sorted(final)
-        models = [prepare_kmeans(final[i][1], spec.covariance_type, origin) for i in order]
+        models = [
+            prepare_kmeans(final[i][1], spec.covariance_type, origin, spec.nan_policy)
+            for i in order
+        ]
         for i, stats in zip(order, passes.run(models, origin), strict=True):
             check_stats(stats)
             final[i] = (stats, final[i][1])
@@ -285,7 +318,10 @@ def _kmeans(passes: Passes, spec: InitSpec, sample, origin, restart_seeds) -> li
 
 def _random(passes: Passes, spec: InitSpec, origin, restart_seeds) -> list:
     d = passes.n_features
-    models = [prepare_random(spec.n_components, d, spec.covariance_type, s) for s in restart_seeds]
+    models = [
+        prepare_random(spec.n_components, d, spec.covariance_type, s, spec.nan_policy)
+        for s in restart_seeds
+    ]
     shift = np.broadcast_to(origin, (spec.n_components, d))
     out = []
     for stats in passes.run(models, origin):
@@ -332,7 +368,7 @@ def initialize(
     if spec.fully_given:  # every restart would be the same fit: run it once
         return [override(spec, None)], pass_origin(passes, spec, None)
     sample = (
-        _sample(passes, spec.n_components, sample_seed)
+        _sample(passes, spec.n_components, sample_seed, spec.nan_policy)
         if spec.method in ("kmeans", "k-means++")
         else None
     )
@@ -346,6 +382,8 @@ def initialize(
         for s in restart_seeds:
             rows = np.random.default_rng(s).choice(passes.n_samples, spec.n_components, False)
             points = passes.take(rows)
+            if spec.nan_policy != "raise":  # a missing coordinate starts at the origin's
+                points = np.where(np.isnan(points), origin, points)
             if not np.isfinite(points).all():
                 raise InvalidInputError(
                     "Input X contains NaN or infinity in rows chosen as initial means. "

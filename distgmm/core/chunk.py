@@ -85,6 +85,12 @@ class _Accumulator:
         self.n_nonfinite = 0
         self.n_overflow = 0
         self.n_impossible = 0
+        self.n_omitted = 0
+        self.n_empty = 0
+        self.first_empty = -1
+        # Kernels of a missing-value policy say which rows of a block they leave out.
+        self.skipped_rows = getattr(self.kernel, "skipped_rows", None)
+        self.omits = getattr(self.kernel, "nan_policy", "raise") == "omit"
         self.nk = np.zeros(k)
         self.acc = self.kernel.new_acc(model, n_features)
 
@@ -92,17 +98,27 @@ class _Accumulator:
         """Accumulate one block of ``n`` rows."""
         model, k = self.model, self.model.n_components
         resp = self.logp[: k * n].reshape(k, n)
+        skip = self._skipped(view, n, row0)
+        if skip is not None:  # those rows weigh nothing, and count nowhere else
+            weights = np.where(skip, 0.0, 1.0 if weights is None else weights)
         if model.assign in ("soft", "hard"):
             self.kernel.log_prob(view, model, resp, self.work)
             resp += model.const[:, None]
             if model.assign == "hard":
                 best = resp.argmax(axis=0)
-                self._count_nonfinite(view, n, resp.max(axis=0))
+                top = resp.max(axis=0)
+                if skip is not None:
+                    top[skip] = 0.0
+                self._count_nonfinite(view, n, top)
                 resp[...] = 0.0
                 resp[best, np.arange(n)] = 1.0
             else:
                 ent = None if self.scratch is None else self.scratch[: k * n].reshape(k, n)
                 lse = normalize_log_resp(resp, ent)
+                if skip is not None:
+                    lse[skip] = 0.0
+                    if ent is not None:
+                        ent[0, skip] = 0.0
                 self._count_nonfinite(view, n, lse)
                 self.loglik += float(lse.sum() if weights is None else weights @ lse)
                 if ent is not None:
@@ -116,14 +132,30 @@ class _Accumulator:
             else:  # 'all'
                 resp[...] = 1.0
             self.n_nonfinite += self.kernel.nonfinite_rows(view)
+        if skip is not None:
+            resp[:, skip] = 0.0  # not NaN times 0
         if weights is not None:
             resp *= weights
             self.weight += float(weights.sum())
         else:
             self.weight += n
-        self.n_rows += n
+        self.n_rows += n if skip is None else n - int(skip.sum())
         self.nk += resp.sum(axis=1)
         self.kernel.accumulate(view, resp, model, self.acc, self.work)
+
+    def _skipped(self, view, n: int, row0: int) -> np.ndarray | None:
+        """The rows of the block the kernel leaves out (missing entries), counted; None
+        when it keeps them all."""
+        rows = self.skipped_rows(view) if self.skipped_rows is not None else None
+        if rows is None:
+            return None
+        skip, empty = rows
+        self.n_omitted += int(skip.sum()) - int(empty.sum()) * (not self.omits)
+        if empty.any():
+            self.n_empty += int(empty.sum())
+            if self.first_empty < 0:
+                self.first_empty = row0 + int(np.flatnonzero(empty)[0])
+        return skip
 
     def _count_nonfinite(self, view, n: int, row_values: np.ndarray) -> None:
         """Count the rows whose value is NaN or inf: NaN or inf data, or an overflow."""
@@ -144,6 +176,9 @@ class _Accumulator:
             "n_nonfinite": self.n_nonfinite,
             "n_overflow": self.n_overflow,
             "n_impossible": self.n_impossible,
+            "n_omitted": self.n_omitted,
+            "n_empty": self.n_empty,
+            "first_empty": self.first_empty,
             "nk": self.nk,
             "entropy": self.entropy,
         }

@@ -39,6 +39,10 @@ class EMResult:
     parameters entering it, for variational Bayes the ELBO after its M-step)."""
     n_iter: int = 0
     converged: bool = False
+    n_omitted: int = 0
+    """Rows its last pass left out (``nan_policy='omit'``)."""
+    n_empty: int = 0
+    """Rows of its last pass with every entry missing."""
 
     @property
     def lower_bound(self) -> float:
@@ -79,6 +83,19 @@ def check_stats(stats: Summary) -> None:
         )
     if stats.n_overflow:
         raise InvalidInputError(overflow_message(f"{stats.n_overflow} of {stats.n_rows} rows"))
+    if stats.n_empty and not stats.n_omitted:
+        total = stats.n_rows + stats.n_empty
+        raise InvalidInputError(
+            f"Input X has every entry missing (NaN) in {stats.n_empty} of {total} rows, the "
+            f"first row {stats.first_empty}: such a row has no likelihood to marginalise. "
+            "Drop those rows, or use nan_policy='omit'."
+        )
+    if stats.n_omitted >= stats.n_rows + stats.n_omitted and stats.n_omitted:
+        raise InvalidInputError(
+            f"Every row of X ({stats.n_omitted}) holds a missing entry (NaN), and "
+            "nan_policy='omit' leaves them all out: nothing is left to fit. Use "
+            "nan_policy='marginalize'."
+        )
     if stats.n_impossible:
         raise InvalidInputError(
             f"{stats.n_impossible} of {stats.n_rows} rows have probability 0 under every "
@@ -173,6 +190,7 @@ def run_em(
             check_stats(summary)
             result, family = results[i], families[i]
             result.params = family.m_step(summary, result.params, origin)
+            result.n_omitted, result.n_empty = summary.n_omitted, summary.n_empty
             bound = family.bound(summary, result.params)
             result.lower_bounds.append(bound)
             result.n_iter = iteration

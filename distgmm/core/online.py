@@ -17,7 +17,9 @@ from .summary import Summary
 __all__ = ["COUNTS", "blend", "normalised", "step_size"]
 
 #: Summary fields that count rows rather than weigh them: never scaled.
-COUNTS = frozenset({"n_rows", "n_nonfinite", "n_overflow", "n_impossible"})
+COUNTS = frozenset(
+    {"n_rows", "n_nonfinite", "n_overflow", "n_impossible", "n_omitted", "n_empty", "first_empty"}
+)
 
 
 def step_size(t: int, decay: float) -> float:

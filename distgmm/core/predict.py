@@ -36,12 +36,16 @@ def chunk_weighted_log_prob(
     return chunk_predictions(X, model, origin, (out,))[0]
 
 
-def check_finite_rows(X: np.ndarray, where: str) -> None:
-    """Raise if a chunk of ``X`` holds NaN or inf (inference cannot fold this into a pass).
+def check_finite_rows(X: np.ndarray, where: str, model: PassModel | None = None) -> None:
+    """Raise if a chunk of ``X`` holds NaN or inf (inference cannot fold this into a pass);
+    only inf if ``model``'s kernel reads NaN as missing.
 
     ``where`` says which rows they are, e.g. "of a chunk" or "900 to 1199".
     """
-    bad = X.shape[0] - int(np.isfinite(X).all(axis=1).sum())
+    if model is not None and getattr(model.kernel, "nan_policy", "raise") != "raise":
+        bad = int(np.isinf(X).any(axis=1).sum())
+    else:
+        bad = X.shape[0] - int(np.isfinite(X).all(axis=1).sum())
     if bad:
         raise InvalidInputError(
             f"Input X contains NaN or infinity in {bad} of the {X.shape[0]} rows {where}. "
@@ -68,6 +72,7 @@ def chunk_predictions(
     work = np.empty(max(1, kernel.work_size(k, n_features, block)))
     logp = np.empty(block * k)
     store: dict = {}
+    skipped_rows = getattr(kernel, "skipped_rows", None)
     # Labels and log-probabilities are read before the normalisation overwrites them.
     order = sorted(range(len(outs)), key=lambda i: outs[i] not in ("labels", "log_prob"))
     for start in range(0, n_rows, block):
@@ -77,6 +82,10 @@ def chunk_predictions(
         w = logp[: k * (stop - start)].reshape(k, stop - start)
         kernel.log_prob(view, model, w, work)
         w += model.const[:, None]
+        skip = None if skipped_rows is None else skipped_rows(view)
+        if skip is not None:
+            skip = _skipped(skip, kernel, start)
+            w[:, skip] = 0.0  # their results are NaN / -1, below
         # A row of probability 0 under every component (a discrete value no component can
         # produce, as a model fitted with alpha=0 may give): its log-likelihood is -inf,
         # its component and responsibilities undefined, never silently NaN or 0.
@@ -96,7 +105,23 @@ def chunk_predictions(
                         lse = normalize_log_resp(w)
                     lse[impossible] = -np.inf
                 result[start:stop] = w.T if out == "proba" else lse
+            if skip is not None:
+                result[start:stop][skip] = -1 if out == "labels" else np.nan
     return results
+
+
+def _skipped(rows: tuple, kernel, start: int) -> np.ndarray:
+    """The rows of a block left out (``nan_policy='omit'``); an error for a row with every
+    entry missing under 'marginalize', which has no likelihood to give."""
+    skip, empty = rows
+    if empty.any() and getattr(kernel, "nan_policy", "") != "omit":
+        first = start + int(np.flatnonzero(empty)[0])
+        raise InvalidInputError(
+            f"{int(empty.sum())} row(s) of a chunk (the first its row {first}) have every "
+            "entry missing (NaN): such a row has no likelihood to marginalise, no component "
+            "and no score. Drop those rows, or use nan_policy='omit' (label -1, score NaN)."
+        )
+    return skip
 
 
 def _impossible_message(impossible: np.ndarray, start: int) -> str:

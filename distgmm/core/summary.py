@@ -12,15 +12,17 @@ and adding them is refused rather than silently wrong.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SHIFT", "Summary"]
+__all__ = ["FIRST", "SHIFT", "Summary"]
 
 #: ``field(metadata=SHIFT)`` marks a field as the point moments are taken about: ``+``
 #: requires it equal in both summaries and keeps it.
 SHIFT = {"shift": True}
+#: ``field(metadata=FIRST)`` marks a row index, -1 for none: ``+`` keeps the smaller one.
+FIRST = {"first": True}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,11 +40,17 @@ class Summary:
     nk: np.ndarray
     """Soft counts ``Σ_i w_i r_ik``, shape ``(n_components,)``."""
     n_overflow: int = 0
+    """Rows of finite values whose log-likelihood overflowed (values too large to square)."""
     n_impossible: int = 0
     """Rows of finite values of probability 0 under every component: a kernel that says
     ``zero_likelihood`` (a discrete value no component can produce) counts them here
     rather than as an overflow."""
-    """Rows of finite values whose log-likelihood overflowed (values too large to square)."""
+    n_omitted: int = 0
+    """Rows a kernel's ``kept_rows`` left out (``nan_policy='omit'``): in no other total."""
+    n_empty: int = 0
+    """Rows with every entry missing (a kernel's ``empty_rows``): they have no likelihood."""
+    first_empty: int = field(default=-1, metadata=FIRST)
+    """Global index of the first such row, -1 for none."""
     entropy: float = 0.0
     """``-Σ_i w_i Σ_k r_ik log r_ik``, accumulated when the pass model asks for it (the
     variational lower bound needs it), else 0."""
@@ -53,7 +61,9 @@ class Summary:
         values = {}
         for f in dataclasses.fields(self):
             mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if f.metadata.get("shift"):
+            if f.metadata.get("first"):
+                values[f.name] = min(mine, theirs) if min(mine, theirs) >= 0 else max(mine, theirs)
+            elif f.metadata.get("shift"):
                 if mine is not theirs and not np.array_equal(mine, theirs):
                     raise ValueError(
                         f"cannot add summaries whose moments are about different points "

@@ -78,6 +78,10 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
             self.covariance_type, self.n_components, n_features, dtype, self.n_init
         )
 
+    @property
+    def _nan_policy(self) -> str:
+        return getattr(self, "nan_policy", "raise")
+
     def _fit_settings(self) -> dict:
         """Settings beyond the common ones that a checkpoint must match (JSON-ready)."""
         return {}
@@ -189,7 +193,9 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
         chunk-invariant start (dask input's) whatever the input."""
         if spec.fully_given:  # nothing to draw, as in scikit-learn
             return initialize(passes, spec, 0, self.n_init)
-        if invariant or isinstance(X, da.Array):
+        # scikit-learn's KMeans refuses NaN: data with missing entries take the engine's start.
+        missing = self._nan_policy != "raise" and not isinstance(X, da.Array) and _has_nan(X)
+        if invariant or missing or isinstance(X, da.Array):
             base_seed = int(random_state.randint(np.iinfo(np.int32).max))
             return initialize(passes, spec, base_seed, self.n_init)
         return initialize_like_sklearn(X, spec, random_state, self.n_init, weights)
@@ -245,6 +251,13 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
         self.lower_bound_ = best.lower_bound
         self.lower_bounds_ = list(best.lower_bounds)
         self.history_ = self.lower_bounds_
+        self.n_omitted_ = best.n_omitted
+        if best.n_empty and self._nan_policy == "omit":
+            warn_at_caller(
+                f"{best.n_empty} rows of X have every entry missing (NaN); nan_policy='omit' "
+                "left them out with the other rows holding a NaN.",
+                UserWarning,
+            )
         if self.verbose:
             print(
                 f"{'Converged' if self.converged_ else 'Did not converge'} after "
@@ -327,3 +340,9 @@ class BaseMixture(Inference, ClusterMixin, DensityMixin, BaseEstimator):
         """Raise ``fail(problem)`` unless the arrays read form a model."""
         check_gaussian_model(header, arrays, fail)
         cls._check_model_arrays(header, arrays, fail)
+
+
+def _has_nan(X: np.ndarray) -> bool:
+    """Whether ``X`` holds a NaN, a block at a time (no temporary the size of ``X``)."""
+    step = max(1, (1 << 20) // max(1, X.shape[1]))
+    return any(np.isnan(X[i : i + step]).any() for i in range(0, len(X), step))

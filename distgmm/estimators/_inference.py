@@ -49,12 +49,15 @@ class Inference:
         """
         if is_dask_frame(X) or is_xarray(X):
             return self._check_table(X, reset, lengths)
+        finite = _finite(self)
         if isinstance(X, da.Array):
             checked = check_dask_X(self, X, reset)
             check_feature_names(self, X, reset)  # a Parquet-read array names its columns
             return checked
         try:
-            return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+            return validate_data(
+                self, X, dtype=[np.float64, np.float32], reset=reset, ensure_all_finite=finite
+            )
         except ValueError as err:  # one error type for bad data, numpy or dask
             if is_dataframe(X):  # pandas, polars: name the column that is not numbers
                 check_numeric_columns(X, type(self).__name__)
@@ -70,7 +73,12 @@ class Inference:
             checked = check_dask_X(self, table.values, reset, known_rows=lengths)
         else:
             try:
-                checked = check_array(table.values, dtype=[np.float64, np.float32], estimator=self)
+                checked = check_array(
+                    table.values,
+                    dtype=[np.float64, np.float32],
+                    estimator=self,
+                    ensure_all_finite=_finite(self),
+                )
             except ValueError as err:
                 raise InvalidInputError(str(err)) from err
             check_n_features(self, checked.shape[1], reset)
@@ -258,11 +266,12 @@ class Inference:
         """The weighted mean log-likelihood of the rows of ``X``, and the weights' sum."""
         check_is_fitted(self)
         total, scaled, weight = self._score_sums(self._check_X(X, reset=False), sample_weight)
-        if isinstance(total, da.Array) or isinstance(scaled, da.Array):
-            both = da.stack([da.asarray(total, dtype=np.float64), da.asarray(scaled, np.float64)])
+        if any(isinstance(v, da.Array) for v in (total, scaled, weight)):
+            parts = da.stack([da.asarray(v, dtype=np.float64) for v in (total, scaled, weight)])
             with connected(self.client) as client:  # a wait that ends if no worker is left
-                total, scaled = compute(client, both) if client is not None else both.compute()
-        return float(total) / float(scaled), weight
+                parts = compute(client, parts) if client is not None else parts.compute()
+            total, scaled, weight = parts
+        return float(total) / float(scaled), float(weight)
 
     def _score_sums(self, X, sample_weight):
         """The weighted sum of the log-likelihoods of the rows of the checked array ``X``
@@ -273,6 +282,17 @@ class Inference:
         # scaled weights: sums of scores times weights near 1e308 would overflow
         weights = check_sample_weight(sample_weight, n, lazy=isinstance(scores, da.Array))
         w, weight = weights.values, weights.total
+        if getattr(self, "nan_policy", "raise") == "omit":  # rows left out score NaN
+            kept = ~(da.isnan(scores) if isinstance(scores, da.Array) else np.isnan(scores))
+            w_all = n if w is None else w.sum()
+            w = kept * 1.0 if w is None else w * kept
+            scores = (
+                da.where(kept, scores, 0.0)
+                if isinstance(scores, da.Array)
+                else (np.where(kept, scores, 0.0))
+            )
+            total, scaled = (scores * w).sum(), w.sum()
+            return total, scaled, weight * scaled / w_all
         total, scaled = (scores.sum(), n) if w is None else ((scores * w).sum(), w.sum())
         return total, scaled, weight
 
@@ -334,3 +354,9 @@ class Inference:
 
 
 #: What validating X sets on the estimator before any fitting happens.
+
+
+def _finite(estimator) -> bool | str:
+    """scikit-learn's ``ensure_all_finite``: NaN is a missing entry unless the policy is
+    'raise' (infinity is refused either way)."""
+    return getattr(estimator, "nan_policy", "raise") == "raise" or "allow-nan"

@@ -269,7 +269,8 @@ def running_shapes(header: dict, family, fail) -> dict[str, tuple]:
     expected = {f.name for f in dataclasses.fields(template) if f.name not in names}
     if (
         not isinstance(scalars, dict)
-        or set(scalars) != expected
+        or set(scalars) - expected
+        or not expected - set(scalars) <= _ADDED
         or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v)
             for v in scalars.values()
@@ -281,6 +282,8 @@ def running_shapes(header: dict, family, fail) -> dict[str, tuple]:
     return {**shapes, "running_origin_": (_model_width(header, family),)}
 
 
+#: Summary scalars newer than the first files with online state, which lack them.
+_ADDED = frozenset({"n_omitted", "n_empty", "first_empty"})
 #: The most values a model file's running statistics may hold (a 1 GiB template).
 _MAX_TEMPLATE_VALUES = 2**27
 
@@ -328,7 +331,7 @@ def check_running(header: dict, arrays: dict, family, fail) -> None:
         raise fail(f"fit.running_scalars.weight {shown(scalars['weight'])} is not positive")
     for name in COUNTS & set(scalars):
         value = scalars[name]
-        if not (isinstance(value, int) and value >= 0):
+        if not (isinstance(value, int) and value >= (-1 if name == "first_empty" else 0)):
             raise fail(f"fit.running_scalars.{name} {shown(value)} is not an integer >= 0")
 
 

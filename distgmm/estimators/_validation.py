@@ -87,7 +87,7 @@ def seed_identity(random_state, generator: np.random.RandomState) -> int | str |
 
 def finite_block_log_prob(X, model, origin, out: str):
     """:func:`chunk_weighted_log_prob` of a block, after checking it holds no NaN or inf."""
-    check_finite_rows(X, "of a chunk")
+    check_finite_rows(X, "of a chunk", model)
     return chunk_weighted_log_prob(X, model, origin, out)
 
 

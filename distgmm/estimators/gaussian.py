@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..core.missing import NAN_POLICIES
 from ..families.gaussian import covtypes as kernels
 from ..families.gaussian.mle import GaussianMLE
 from ..families.gaussian.params import GaussianParams
@@ -159,6 +160,7 @@ class GaussianMixture(OnlineMixin, InformationCriteria, BaseMixture):
         "resume": ["boolean"],
         "step_size_decay": [Interval(Real, 0.5, 1.0, closed="right")],
         "burn_in": [Interval(Integral, 0, None, closed="left")],
+        "nan_policy": [StrOptions(set(NAN_POLICIES))],
     }
 
     def __init__(
@@ -184,6 +186,7 @@ class GaussianMixture(OnlineMixin, InformationCriteria, BaseMixture):
         resume=False,
         step_size_decay=0.6,
         burn_in=0,
+        nan_policy="raise",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -205,13 +208,18 @@ class GaussianMixture(OnlineMixin, InformationCriteria, BaseMixture):
         self.resume = resume
         self.step_size_decay = step_size_decay
         self.burn_in = burn_in
+        self.nan_policy = nan_policy
 
     # ------------------------------------------------------------------ fitting
 
     _bound_name = "mean log-likelihood"
 
     def _family(self) -> GaussianMLE:
-        return GaussianMLE(self.covariance_type, float(self.reg_covar))
+        return GaussianMLE(self.covariance_type, float(self.reg_covar), self.nan_policy)
+
+    def _fit_settings(self) -> dict:
+        # Checkpoints of the default policy keep the fingerprint they always had.
+        return {} if self.nan_policy == "raise" else {"nan_policy": self.nan_policy}
 
     def _codec(self):
         return GaussianMLE
@@ -226,6 +234,7 @@ class GaussianMixture(OnlineMixin, InformationCriteria, BaseMixture):
             check_array_init("weights_init", self.weights_init, (k,), simplex=True),
             check_array_init("means_init", self.means_init, (k, n_features)),
             check_precisions_init(self.precisions_init, cov, k, n_features),
+            nan_policy=self.nan_policy,
         )
 
     def _params(self) -> GaussianParams:

@@ -226,7 +226,7 @@ def _zarr_target(group, name: str, n_rows: int, rows: int, model: PassModel):
 
 
 def _predict_block(X, outs, model, origin, row0: int):
-    check_finite_rows(X, f"{row0} to {row0 + X.shape[0] - 1}")
+    check_finite_rows(X, f"{row0} to {row0 + X.shape[0] - 1}", model)
     return chunk_predictions(X, model, origin, [_OUTPUTS[o] for o in outs])
 
 

@@ -21,6 +21,7 @@ from .stats import Stats
 __all__ = [
     "GaussianKernel",
     "float32_origin",
+    "make_kernel",
     "prepare_all",
     "prepare_em",
     "prepare_given",
@@ -105,6 +106,28 @@ class GaussianKernel:
         )
 
 
+def make_kernel(density: str, scatter: str, nan_policy: str = "raise"):
+    """The kernel of a missing-value policy (:data:`~distgmm.core.missing.NAN_POLICIES`)."""
+    if nan_policy == "raise":
+        return GaussianKernel(density, scatter)
+    if nan_policy == "omit":
+        from ...core.missing import OmitRows
+
+        return OmitRows(GaussianKernel(density, scatter))
+    from .missing import MarginalGaussianKernel
+
+    return MarginalGaussianKernel(density, scatter)
+
+
+def _with_marginal(mats: tuple, nan_policy: str, covariance_type: str, prec_chol, means_s):
+    """The pass model's matrices: a marginal kernel reads :func:`.missing.marginal_mats` too."""
+    if nan_policy != "marginalize":
+        return mats
+    from .missing import marginal_mats
+
+    return mats, marginal_mats(covariance_type, prec_chol, *means_s.shape)
+
+
 def gaussian_const(params: GaussianParams) -> np.ndarray:
     """``log det U_k - D/2 log 2π`` per component: the density's normalising constant."""
     log_det = covtypes.get(params.covariance_type).log_det(
@@ -120,6 +143,7 @@ def prepare_em(
     origin: np.ndarray,
     log_weights: np.ndarray | None = None,
     entropy: bool = False,
+    nan_policy: str = "raise",
 ) -> PassModel:
     """A 'soft' pass model: the E-step of ``params`` (statistics about its own means).
 
@@ -137,39 +161,47 @@ def prepare_em(
         const = np.broadcast_to(const, params.weights.shape).copy()
     else:
         const = log_weights + gaussian_const(params)
+    mats = covtypes.get(cov).prepare(params.precisions_chol, means_s)
     return PassModel(
-        GaussianKernel(cov, cov),
+        make_kernel(cov, cov, nan_policy),
         "soft",
         const,
-        covtypes.get(cov).prepare(params.precisions_chol, means_s),
+        _with_marginal(mats, nan_policy, cov, params.precisions_chol, means_s),
         means_s,
         entropy=entropy,
     )
 
 
-def prepare_kmeans(centers: np.ndarray, covariance_type: str, origin: np.ndarray) -> PassModel:
-    """A 'hard' pass model: assign each row to its nearest center (one Lloyd step)."""
+def prepare_kmeans(
+    centers: np.ndarray, covariance_type: str, origin: np.ndarray, nan_policy: str = "raise"
+) -> PassModel:
+    """A 'hard' pass model: assign each row to its nearest center (one Lloyd step); with
+    missing entries, nearest over the observed ones, missing ones completed by the center."""
     means_s = np.asarray(centers, dtype=np.float64) - origin
     k = len(means_s)
+    mats = covtypes.get("spherical").prepare(np.ones(k), means_s)
     return PassModel(
-        GaussianKernel("spherical", covariance_type),
+        make_kernel("spherical", covariance_type, nan_policy),
         "hard",
         np.zeros(k),
-        covtypes.get("spherical").prepare(np.ones(k), means_s),
+        _with_marginal(mats, nan_policy, "spherical", np.ones(k), means_s),
         means_s,
     )
 
 
 def prepare_random(
-    n_components: int, n_features: int, covariance_type: str, seed: int
+    n_components: int, n_features: int, covariance_type: str, seed: int, nan_policy: str = "raise"
 ) -> PassModel:
-    """A 'random' pass model: responsibilities drawn uniformly, then normalised per row."""
-    kernel = GaussianKernel(covariance_type, covariance_type)
+    """A 'random' pass model: responsibilities drawn uniformly, then normalised per row
+    (a missing entry completed by the pass origin)."""
+    kernel = make_kernel(covariance_type, covariance_type, nan_policy)
     zeros = np.zeros((n_components, n_features))
     return PassModel(kernel, "random", np.zeros(n_components), (), zeros, seed)
 
 
-def prepare_given(given: np.ndarray, covariance_type: str, means_s: np.ndarray) -> PassModel:
+def prepare_given(
+    given: np.ndarray, covariance_type: str, means_s: np.ndarray, nan_policy: str = "raise"
+) -> PassModel:
     """A 'given' pass model: statistics of responsibilities fixed in advance (an initialisation).
 
     Parameters
@@ -181,13 +213,13 @@ def prepare_given(given: np.ndarray, covariance_type: str, means_s: np.ndarray) 
         Shift of the moments relative to the pass origin (near each component's mean).
     """
     means_s = np.asarray(means_s, dtype=np.float64)
-    kernel = GaussianKernel(covariance_type, covariance_type)
+    kernel = make_kernel(covariance_type, covariance_type, nan_policy)
     return PassModel(kernel, "given", np.zeros(len(means_s)), (), means_s, given=given)
 
 
-def prepare_all(n_features: int) -> PassModel:
+def prepare_all(n_features: int, nan_policy: str = "raise") -> PassModel:
     """One component holding every row: the data's moments about the pass origin ('full')."""
-    kernel = GaussianKernel("full", "full")
+    kernel = make_kernel("full", "full", nan_policy)
     return PassModel(kernel, "all", np.zeros(1), (), np.zeros((1, n_features)))
 
 

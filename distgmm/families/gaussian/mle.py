@@ -88,10 +88,11 @@ class GaussianMLE:
 
     covariance_type: str
     reg_covar: float
+    nan_policy: str = "raise"
     name = "gaussian"
 
     def prepare(self, params: GaussianParams, origin: np.ndarray) -> PassModel:
-        return prepare_em(params, origin)
+        return prepare_em(params, origin, nan_policy=self.nan_policy)
 
     def m_step(self, summary: Stats, params: GaussianParams, origin: np.ndarray):
         return m_step(summary, params.means, self.covariance_type, self.reg_covar, origin)

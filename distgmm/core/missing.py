@@ -1,0 +1,84 @@
+"""``nan_policy='omit'`` for any family: rows holding a missing entry (NaN) are left out.
+
+The kernel of the family is wrapped: a block without NaN is the family's own view, so its
+arithmetic is unchanged; in a block with NaN, those rows are given the pass origin's values
+(any value the family can read would do) and :meth:`OmitRows.skipped_rows` tells the chunk
+pass to give them no weight and count them in ``Summary.n_omitted``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .family import Kernel
+
+__all__ = ["NAN_POLICIES", "OmitRows"]
+
+#: 'raise': a NaN is an input error (scikit-learn's behaviour); 'marginalize': a NaN is a
+#: missing entry, each row's likelihood is over its observed entries; 'omit': rows with a
+#: NaN are left out of fits and get no prediction.
+NAN_POLICIES = ("raise", "marginalize", "omit")
+
+
+@dataclass(frozen=True, slots=True)
+class _Omitted:
+    """A block with rows left out: the family's view of the filled block, and the rows."""
+
+    base: Any
+    skip: np.ndarray
+    empty: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class OmitRows:
+    """``base``, leaving out the rows of a block that hold NaN."""
+
+    base: Kernel
+    nan_policy = "omit"
+
+    @property
+    def view_key(self):
+        return ("omit", self.base.view_key)
+
+    @property
+    def zero_likelihood(self) -> bool:
+        return getattr(self.base, "zero_likelihood", False)
+
+    def block_rows(self, n_components: int, n_features: int) -> int:
+        return self.base.block_rows(n_components, n_features)
+
+    def work_size(self, n_components: int, n_features: int, block_rows: int) -> int:
+        return self.base.work_size(n_components, n_features, block_rows)
+
+    def view(self, block: np.ndarray, origin: np.ndarray, store: dict, fast: bool = True):
+        missing = np.isnan(block)
+        if not missing.any():
+            return self.base.view(block, origin, store, fast)
+        filled = np.where(missing, np.broadcast_to(origin, block.shape), block)
+        view = self.base.view(filled.astype(block.dtype, copy=False), origin, store, fast)
+        return _Omitted(view, missing.any(axis=1), missing.all(axis=1))
+
+    def skipped_rows(self, view) -> tuple[np.ndarray, np.ndarray] | None:
+        return (view.skip, view.empty) if isinstance(view, _Omitted) else None
+
+    def nonfinite_rows(self, view) -> int:
+        return self.base.nonfinite_rows(_inner(view))
+
+    def log_prob(self, view, model, out: np.ndarray, work: np.ndarray) -> None:
+        self.base.log_prob(_inner(view), model, out, work)
+
+    def new_acc(self, model, n_features: int):
+        return self.base.new_acc(model, n_features)
+
+    def accumulate(self, view, resp, model, acc, work) -> None:
+        self.base.accumulate(_inner(view), resp, model, acc, work)
+
+    def finish(self, acc, model, totals: dict):
+        return self.base.finish(acc, model, totals)
+
+
+def _inner(view):
+    return view.base if isinstance(view, _Omitted) else view
