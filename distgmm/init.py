@@ -154,7 +154,8 @@ def _sample(passes: Passes, n_components: int, seed: int, nan_policy: str = "rai
     if bad:
         raise InvalidInputError(
             f"Input X contains NaN or infinity ({bad} of {size} sampled rows). "
-            "Remove or impute those rows before fitting."
+            "Remove or impute those rows before fitting, or fit with nan_policy="
+            "'marginalize' (a NaN is a missing entry) or 'omit'."
         )
     check_spread(sample, n)
     return sample

@@ -38,6 +38,10 @@ def _estimator(
     cls=GaussianMixture,
     **extra,
 ):
+    if getattr(args, "nan_policy", "raise") != "raise":
+        if "nan_policy" not in cls._parameter_constraints:
+            raise UsageError(f"--nan-policy {args.nan_policy} is not available for {cls.__name__}")
+        extra["nan_policy"] = args.nan_policy
     return cls(
         n_components=n_components,
         covariance_type=covariance,

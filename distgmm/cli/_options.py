@@ -204,6 +204,13 @@ def _fit_options() -> argparse.ArgumentParser:
         "--reg-covar", type=_float_at_least(0.0), default=1e-6, metavar="X", help=default
     )
     group.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help=default)
+    group.add_argument(
+        "--nan-policy",
+        choices=("raise", "marginalize", "omit"),
+        default="raise",
+        help="a NaN (a Parquet null) is an error, a missing entry the likelihood "
+        "marginalises, or drops its row (label -1); default: %(default)s",
+    )
     group.add_argument("--n-init", type=_int_at_least(1), default=1, metavar="N", help=default)
     group.add_argument(
         "--init",

@@ -245,6 +245,7 @@ def _open_data(args: argparse.Namespace):
             chunk_bytes=max(1, int(args.chunk_mb * 2**20)),
             missing_chunks=args.missing_chunks,
             storage_options=args.storage_options,
+            missing_values=getattr(args, "nan_policy", "raise") != "raise",
         )
     for warning in caught:
         _warning(str(warning.message))

@@ -79,7 +79,8 @@ def check_stats(stats: Summary) -> None:
     if stats.n_nonfinite:
         raise InvalidInputError(
             f"Input X contains NaN or infinity in {stats.n_nonfinite} of {stats.n_rows} rows. "
-            "Remove or impute those rows before fitting."
+            "Remove or impute those rows before fitting, or fit with nan_policy="
+            "'marginalize' (a NaN is a missing entry) or 'omit'."
         )
     if stats.n_overflow:
         raise InvalidInputError(overflow_message(f"{stats.n_overflow} of {stats.n_rows} rows"))

@@ -40,6 +40,7 @@ def open_dataset(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     storage_options: dict[str, Any] | None = None,
     missing_chunks: str = "warn",
+    missing_values: bool = False,
 ) -> da.Array:
     """Open ``path`` with the reader its format needs: Zarr, Parquet or ``.npy``.
 
@@ -57,6 +58,10 @@ def open_dataset(
     storage_options : dict, optional
     missing_chunks : {'warn', 'raise', 'ignore'}, default='warn'
         Zarr: what to do about absent stored chunks (see :func:`read_zarr`).
+
+    missing_values : bool
+        Parquet nulls and NaN are missing entries, read as NaN (for a fit with
+        ``nan_policy`` 'marginalize' or 'omit'), not errors.
 
     Returns
     -------
@@ -77,7 +82,13 @@ def open_dataset(
             missing_chunks=missing_chunks,
         )
     if kind == "parquet":
-        return read_parquet(path, columns, chunk_bytes=chunk_bytes, storage_options=storage_options)
+        return read_parquet(
+            path,
+            columns,
+            chunk_bytes=chunk_bytes,
+            storage_options=storage_options,
+            missing_values=missing_values,
+        )
     return read_npy(path, chunk_bytes=chunk_bytes)
 
 

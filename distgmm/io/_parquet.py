@@ -38,6 +38,9 @@ class ParquetRows:
     once on the client, so a worker only opens the files it reads from.
     """
 
+    #: Nulls and NaN read as NaN (missing entries) rather than refused.
+    missing_values = False
+
     def __init__(
         self,
         fs,
@@ -121,7 +124,9 @@ class ParquetRows:
             block = out[:, j : j + width]
             block[...] = _column_values(table.column(name), name, width, self, chunk)
             j += width
-            bad = int((~np.isfinite(block)).any(axis=1).sum())
+            bad = int(
+                (np.isinf(block) if self.missing_values else ~np.isfinite(block)).any(axis=1).sum()
+            )
             if bad:
                 # Said here, where the files are known: a damaged page without a checksum
                 # may decode to NaN, and the fit could only say "NaN or infinity".
@@ -154,10 +159,12 @@ def _span(groups: list[int]) -> str:
 
 
 def _column_values(column: pa.ChunkedArray, name: str, width: int, source, chunk: int):
+    if source.missing_values and (column.null_count or _is_list(column.type)):
+        return _with_nan(column, width)
     if column.null_count:
         raise InvalidInputError(
             f"Parquet column {name!r} has {column.null_count} null value(s) in "
-            f"{source.where(chunk)}. Drop or fill the nulls first."
+            f"{source.where(chunk)}. Drop or fill the nulls first, or fit them as missing values (--nan-policy marginalize; read_parquet(..., missing_values=True))."
         )
     if width == 1 and not _is_list(column.type):
         return column.to_numpy()[:, None]
@@ -173,9 +180,24 @@ def _column_values(column: pa.ChunkedArray, name: str, width: int, source, chunk
     if flat.null_count:
         raise InvalidInputError(
             f"Parquet column {name!r} has {flat.null_count} null value(s) inside its lists "
-            f"in {source.where(chunk)}. Drop or fill the nulls first."
+            f"in {source.where(chunk)}. Drop or fill the nulls first, or fit them as missing values (--nan-policy marginalize; read_parquet(..., missing_values=True))."
         )
     return flat.to_numpy().reshape(-1, width)
+
+
+def _with_nan(column: pa.ChunkedArray, width: int) -> np.ndarray:
+    """A column's values with its nulls (a null list: all its values) as NaN."""
+    import pyarrow.compute as pc
+
+    values = column.combine_chunks()
+    if width == 1 and not _is_list(values.type):
+        return pc.fill_null(values.cast(pa.float64()), np.nan).to_numpy()[:, None]
+    if values.null_count:  # a null list is missing whole
+        values = pc.if_else(values.is_null(), pa.scalar([None] * width, values.type), values)
+    flat = pc.fill_null(values.flatten().cast(pa.float64()), np.nan).to_numpy()
+    if flat.size != len(values) * width:
+        raise InvalidInputError(f"Parquet list column is ragged: every row needs {width} values.")
+    return flat.reshape(-1, width)
 
 
 def _is_list(kind: pa.DataType) -> bool:
@@ -250,6 +272,7 @@ def read_parquet(
     *,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     storage_options: dict[str, Any] | None = None,
+    missing_values: bool = False,
 ) -> da.Array:
     """Open numeric columns of Parquet data as a dask array of rows, without reading them.
 
@@ -271,6 +294,9 @@ def read_parquet(
         Target bytes per dask chunk; a chunk is a run of whole row groups.
     storage_options : dict, optional
         Passed to the fsspec file system.
+    missing_values : bool
+        Nulls and NaN are missing entries, read as NaN (for ``nan_policy`` 'marginalize'
+        or 'omit'); by default they are errors naming the files. Infinity always is.
 
     Returns
     -------
@@ -306,7 +332,8 @@ def read_parquet(
                     f"Parquet files under {path} disagree on column {name!r}: {kind} in "
                     f"{files[0]}, {found} in {file}. Rewrite them with one schema."
                 )
-    check_no_nulls(files, metas, columns)
+    if not missing_values:
+        check_no_nulls(files, metas, columns)
     check_no_null_keys(files, partitions, [c for c in columns if c in in_path])
     widths = [_width(fs, files, metas, c, k) for c, k in zip(columns, kinds, strict=True)]
     if 0 in widths:
@@ -316,7 +343,14 @@ def read_parquet(
     if not chunks:
         raise InvalidInputError(f"{path} holds no rows: there is nothing to fit.")
     token = tokenize(
-        [fs.ukey(f) for f in files], files, columns, widths, str(dtype), chunks, fs.protocol
+        [fs.ukey(f) for f in files],
+        files,
+        columns,
+        widths,
+        str(dtype),
+        chunks,
+        fs.protocol,
+        missing_values,
     )
     sizes = [[m.row_group(g).num_rows for g in range(m.num_row_groups)] for m in metas]
     rows = ParquetRows(
@@ -333,6 +367,7 @@ def read_parquet(
         partitions or None,
         in_path,
     )
+    rows.missing_values = missing_values
     X = da.from_array(
         rows,
         chunks=(tuple(chunks), (rows.shape[1],)),
