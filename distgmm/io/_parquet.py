@@ -158,13 +158,19 @@ def _span(groups: list[int]) -> str:
     return f"{groups[0]}" if len(groups) == 1 else f"{groups[0]} to {groups[-1]}"
 
 
+_AS_MISSING = (
+    "or fit them as missing values (--nan-policy marginalize; "
+    "read_parquet(..., missing_values=True))."
+)
+
+
 def _column_values(column: pa.ChunkedArray, name: str, width: int, source, chunk: int):
     if source.missing_values and (column.null_count or _is_list(column.type)):
         return _with_nan(column, width)
     if column.null_count:
         raise InvalidInputError(
             f"Parquet column {name!r} has {column.null_count} null value(s) in "
-            f"{source.where(chunk)}. Drop or fill the nulls first, or fit them as missing values (--nan-policy marginalize; read_parquet(..., missing_values=True))."
+            f"{source.where(chunk)}. Drop or fill the nulls first, " + _AS_MISSING
         )
     if width == 1 and not _is_list(column.type):
         return column.to_numpy()[:, None]
@@ -180,7 +186,7 @@ def _column_values(column: pa.ChunkedArray, name: str, width: int, source, chunk
     if flat.null_count:
         raise InvalidInputError(
             f"Parquet column {name!r} has {flat.null_count} null value(s) inside its lists "
-            f"in {source.where(chunk)}. Drop or fill the nulls first, or fit them as missing values (--nan-policy marginalize; read_parquet(..., missing_values=True))."
+            f"in {source.where(chunk)}. Drop or fill the nulls first, " + _AS_MISSING
         )
     return flat.to_numpy().reshape(-1, width)
 
