@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...core.family import PassModel
-from . import covtypes
 from .kernel import GaussianKernel
 
 __all__ = ["MarginalGaussianKernel", "marginal_mats"]
@@ -59,26 +58,55 @@ class _Masked:
     """float64 0/1 masks."""
     n_missing: np.ndarray
     groups: list
-    """``(rows, patterns, inverse, columns)`` per number of missing entries ``r`` (0 < r <
-    D): the rows, their distinct missing columns ``(P, r)``, each row's pattern, and each
-    row's missing columns ``(n_r, r)``."""
+    """``(rows, patterns, inverse, columns, keys)`` per number of missing entries ``r`` (0
+    < r < D): the rows, their distinct missing columns ``(P, r)``, each row's pattern, each
+    row's missing columns ``(n_r, r)``, and the patterns' keys (a list)."""
     empty: np.ndarray
     n_inf: int
+    chunk: dict
+    """The chunk's store: factors of patterns already seen (:class:`_Factors`)."""
     cache: dict = dataclasses.field(default_factory=dict)
+    """Per pass model: what its E-step found that its moments read again."""
 
 
-def _masked(block: np.ndarray, origin: np.ndarray, missing: np.ndarray) -> _Masked:
+def _pattern_keys(missing: np.ndarray) -> np.ndarray:
+    """One sortable key per row's set of missing columns."""
+    d = missing.shape[1]
+    if d <= 62:
+        return missing.astype(np.int64) @ (np.int64(1) << np.arange(d, dtype=np.int64))
+    packed = np.ascontiguousarray(np.packbits(missing, axis=1))
+    return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+
+
+def _masked(block: np.ndarray, origin: np.ndarray, missing: np.ndarray, store: dict) -> _Masked:
+    d = block.shape[1]
     x = np.where(missing, 0.0, block - origin)
     n_missing = missing.sum(axis=1)
-    d = block.shape[1]
+    partial = np.flatnonzero((n_missing > 0) & (n_missing < d))
     groups = []
-    for r in np.unique(n_missing):
-        if r == 0 or r == d:
-            continue
-        rows = np.flatnonzero(n_missing == r)
-        columns = np.nonzero(missing[rows])[1].reshape(len(rows), r)
-        patterns, inverse = np.unique(columns, axis=0, return_inverse=True)
-        groups.append((rows, patterns, inverse.reshape(-1), columns))
+    if partial.size:
+        keys, first, inverse = np.unique(
+            _pattern_keys(missing[partial]), return_index=True, return_inverse=True
+        )
+        inverse = inverse.reshape(-1)
+        pattern_r = n_missing[partial[first]]
+        row_r = n_missing[partial]
+        local = np.empty(len(first), dtype=np.intp)
+        for r in np.unique(pattern_r):
+            mine = np.flatnonzero(pattern_r == r)
+            local[mine] = np.arange(len(mine))
+            patterns = np.nonzero(missing[partial[first[mine]]])[1].reshape(len(mine), r)
+            in_group = row_r == r
+            rows_inverse = local[inverse[in_group]]
+            groups.append(
+                (
+                    partial[in_group],
+                    patterns,
+                    rows_inverse,
+                    patterns[rows_inverse],
+                    [bytes(k) if isinstance(k, np.void) else int(k) for k in keys[mine]],
+                )
+            )
     return _Masked(
         x=x,
         missing=missing.astype(np.float64),
@@ -87,7 +115,48 @@ def _masked(block: np.ndarray, origin: np.ndarray, missing: np.ndarray) -> _Mask
         groups=groups,
         empty=n_missing == d,
         n_inf=int(np.isinf(x).any(axis=1).sum()),
+        chunk=store,
     )
+
+
+class _Factors:
+    """One pass model's conditional covariances ``C = Λ_mm⁻¹`` and ``½ log det Λ_mm`` per
+    missingness pattern, each factored once per chunk (the store lives for one chunk): a
+    pattern recurs in block after block. A matrix's factors do not depend on the others
+    factored with it, so neither do the results."""
+
+    def __init__(self, precisions: np.ndarray) -> None:
+        self.precisions = precisions
+        self.index: dict[int, dict] = {}
+        self.cond: dict[int, np.ndarray] = {}
+        self.half_logdet: dict[int, np.ndarray] = {}
+
+    def get(self, patterns: np.ndarray, keys: list) -> tuple[np.ndarray, np.ndarray]:
+        """``(K, P, r, r)`` and ``(K, P)`` for the patterns ``(P, r)`` of keys ``keys``."""
+        r = patterns.shape[1]
+        index = self.index.setdefault(r, {})
+        new = [j for j, key in enumerate(keys) if key not in index]
+        if new:
+            cond, half = _factor(self.precisions, patterns[new])
+            if r in self.cond:
+                cond = np.concatenate([self.cond[r], cond], axis=1)
+                half = np.concatenate([self.half_logdet[r], half], axis=1)
+            start = len(index)
+            index.update((keys[j], start + i) for i, j in enumerate(new))
+            self.cond[r], self.half_logdet[r] = cond, half
+        if len(new) == len(keys) == len(index):  # the first of these: all new, in order
+            return self.cond[r], self.half_logdet[r]
+        at = np.fromiter((index[key] for key in keys), dtype=np.intp, count=len(keys))
+        return self.cond[r][:, at], self.half_logdet[r][:, at]
+
+
+def _factor(precisions: np.ndarray, patterns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Λ_mm⁻¹`` and ``½ log det Λ_mm`` of every component for each pattern ``m``."""
+    sub = precisions[:, patterns[:, :, None], patterns[:, None, :]]  # (K, P, r, r): Λ_mm
+    if patterns.shape[1] == 1:  # one missing entry: scalars
+        return 1.0 / sub, 0.5 * np.log(sub[..., 0, 0])
+    chol = np.linalg.cholesky(sub)
+    return np.linalg.inv(sub), np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +187,7 @@ class MarginalGaussianKernel:
         missing = np.isnan(block)
         if not missing.any():
             return self.base.view(block, origin, store, fast)
-        return _masked(block, origin, missing)
+        return _masked(block, origin, missing, store)
 
     def skipped_rows(self, view) -> tuple[np.ndarray, np.ndarray] | None:
         if isinstance(view, _Masked) and view.empty.any():
@@ -133,12 +202,10 @@ class MarginalGaussianKernel:
             self.base.log_prob(view, dataclasses.replace(model, mats=model.mats[0]), out, work)
             return
         precisions, log_u = model.mats[1]
-        means = model.shift
         if self.density in _DIAGONAL:
-            _diagonal_log_prob(view, precisions, log_u, means, out)
+            _diagonal_log_prob(view, precisions, log_u, model.shift, out)
         else:
-            for k in range(len(means)):
-                out[k] = _dense_log_prob(view, precisions[k], means[k], view.cache, (id(model), k))
+            out[...] = _dense_log_prob(view, precisions, model.shift, id(model))
         out += _HALF_LOG_2PI * view.n_missing
 
     def new_acc(self, model: PassModel, n_features: int):
@@ -149,21 +216,34 @@ class MarginalGaussianKernel:
             self.base.accumulate(view, resp, model, acc, work)
             return
         rx, scatter = acc
-        kind = covtypes.get(self.scatter)
-        conditional = model.assign == "soft"
-        for k, mean in enumerate(model.shift):
-            completed = np.where(view.missing > 0, mean, view.x)
-            r = resp[k]
-            if conditional and self.density not in _DIAGONAL:
-                g, conds = view.cache[(id(model), k)]
-                for (rows, _, inverse, cols), cond in zip(view.groups, conds, strict=True):
-                    gm = g[rows[:, None], cols]
-                    completed[rows[:, None], cols] -= np.einsum("nij,nj->ni", cond[inverse], gm)
-            rx[k] += r @ completed
-            mine = scatter if self.scatter == "tied" else scatter[k : k + 1]
-            kind.add_scatter(completed, r[None, :], model.shift[k : k + 1], mine, work)
-            if conditional:
-                _add_conditional(self, view, model, k, r, scatter)
+        means = model.shift
+        # Conditional expectations under the model's densities in its E-step; other
+        # passes complete a missing entry with the component's shift, with no variance.
+        soft = model.assign == "soft"
+        if self.scatter in _DIAGONAL:
+            # E[x] and E[x²] per entry: the value, or the mean (plus the variance).
+            weight = resp @ view.missing
+            rx += resp @ view.x + weight * means
+            squares = resp @ (view.x * view.x) + weight * means * means
+            if soft:  # a diagonal density's missing entry: its mean and variance
+                squares += weight / model.mats[1][0]
+            scatter += squares if self.scatter == "diag" else squares.sum(axis=1)
+            return
+        # Each row completed, less the component's shift: its observed entries less the
+        # mean (cached by the E-step), its missing ones the conditional mean's offset.
+        cached = view.cache.pop(id(model), None) if soft else None
+        if cached is not None:
+            centred, found = cached
+            for (rows, _, _, cols, _), (_, shift) in zip(view.groups, found, strict=True):
+                centred[:, rows[:, None], cols] = -shift
+        else:
+            centred = _centred(view, means)
+        rx += np.einsum("kn,knd->kd", resp, centred) + resp.sum(axis=1)[:, None] * means
+        centred *= np.sqrt(resp)[:, :, None]
+        moments = np.matmul(np.swapaxes(centred, 1, 2), centred)
+        if cached is not None:
+            moments += _conditional_covariances(view, resp, found)
+        scatter += moments if self.scatter == "full" else moments.sum(axis=0)
 
     def finish(self, acc, model: PassModel, totals: dict):
         return self.base.finish(acc, model, totals)
@@ -179,50 +259,52 @@ def _diagonal_log_prob(view: _Masked, precisions, log_u, means, out: np.ndarray)
     out -= log_u @ view.missing.T
 
 
-def _dense_log_prob(view: _Masked, precision, mean, cache: dict, key) -> np.ndarray:
-    """One component's marginal ``log p(x_o) - log det U - ½|m| log 2π`` per row; ``g``
-    and the conditional covariances are kept in ``cache[key]`` for the moments."""
-    y = (view.x - mean) * view.observed
-    g = y @ precision
-    maha = np.einsum("nd,nd->n", y, g)
-    logdet = np.zeros(len(y))
-    conds = []
-    for rows, patterns, inverse, cols in view.groups:
-        sub = precision[patterns[:, :, None], patterns[:, None, :]]  # (P, r, r): Λ_mm
-        chol = np.linalg.cholesky(sub)
-        cond = np.linalg.inv(sub)  # C = Λ_mm⁻¹, the conditional covariance
-        gm = g[rows[:, None], cols]
-        maha[rows] -= np.einsum("ni,nij,nj->n", gm, cond[inverse], gm)
-        # ½ log det Λ_mm: log det Σ_oo = log det Σ + log det Λ_mm
-        logdet[rows] = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)[inverse]
-        conds.append(cond)
-    cache[key] = (g, conds)
+def _dense_log_prob(view: _Masked, precisions, means, key) -> np.ndarray:
+    """Every component's marginal ``log p(x_o)`` less the full density's normaliser and
+    ``½|m| log 2π``, ``(K, n)``; the conditional covariances and the conditional means'
+    offsets ``C g_m`` are kept in ``view.cache[key]`` for the moments."""
+    y = _centred(view, means)
+    g = np.matmul(y, precisions)  # Λ symmetric: rows of y Λ are Λ y
+    maha = np.einsum("knd,knd->kn", y, g)
+    logdet = np.zeros(maha.shape)
+    found = []
+    factors = view.chunk.get(("factors", key))
+    if factors is None or factors.precisions is not precisions:
+        factors = view.chunk[("factors", key)] = _Factors(precisions)
+    for rows, patterns, inverse, cols, keys in view.groups:
+        cond, half_logdet = factors.get(patterns, keys)
+        gm = g[:, rows[:, None], cols]  # (K, n_r, r)
+        if patterns.shape[1] == 1:
+            shift = cond[:, inverse, 0] * gm
+        else:
+            shift = np.einsum("knij,knj->kni", cond[:, inverse], gm)
+        maha[:, rows] -= np.einsum("kni,kni->kn", gm, shift)
+        # log det Σ_oo = log det Σ + log det Λ_mm
+        logdet[:, rows] = half_logdet[:, inverse]
+        found.append((cond, shift))
+    view.cache[key] = (y, found)
     return -0.5 * maha - logdet
 
 
-def _add_conditional(kernel, view: _Masked, model: PassModel, k: int, r, scatter) -> None:
-    """Add component ``k``'s conditional covariances of the missing entries, weighted by
-    ``r``, to its second moments (in the layout of the scatter's covariance type)."""
-    d = view.x.shape[1]
-    if kernel.density in _DIAGONAL:
-        variances = 1.0 / model.mats[1][0][k]
-        per_column = (r @ view.missing) * variances
-    else:
-        cov = np.zeros(d * d)
-        _, conds = view.cache[(id(model), k)]
-        for (rows, patterns, inverse, _), cond in zip(view.groups, conds, strict=True):
-            weights = np.bincount(inverse, weights=r[rows], minlength=len(patterns))
-            flat = patterns[:, :, None] * d + patterns[:, None, :]
-            cov += np.bincount(
-                flat.ravel(), weights=(weights[:, None, None] * cond).ravel(), minlength=d * d
-            )
-        cov = cov.reshape(d, d)
-        per_column = np.diagonal(cov)
-    if kernel.scatter == "full":
-        scatter[k] += cov
-    elif kernel.scatter == "tied":
-        scatter += cov
-    elif kernel.scatter == "diag":
-        scatter[k] += per_column
-    else:
-        scatter[k] += per_column.sum()
+def _centred(view: _Masked, means: np.ndarray) -> np.ndarray:
+    """``(x - μ_k)`` on the observed entries, 0 on the missing ones, ``(K, n, D)``."""
+    y = np.subtract(view.x, means[:, None, :])
+    y *= view.observed
+    return y
+
+
+def _conditional_covariances(view: _Masked, resp: np.ndarray, cached: list) -> np.ndarray:
+    """``Σ_i r_ik C_ik`` per component, each ``C`` in its rows' missing block, (K, D, D)."""
+    k, d = len(resp), view.x.shape[1]
+    out = np.zeros(k * d * d)
+    for (rows, patterns, inverse, _, _), (cond, _) in zip(view.groups, cached, strict=True):
+        order = np.argsort(inverse, kind="stable")
+        starts = np.flatnonzero(np.diff(inverse[order], prepend=-1))
+        weights = np.add.reduceat(resp[:, rows[order]], starts, axis=1)  # soft counts
+        flat = (patterns[:, :, None] * d + patterns[:, None, :])[None] + (np.arange(k) * d * d)[
+            :, None, None, None
+        ]
+        out += np.bincount(
+            flat.ravel(), weights=(weights[:, :, None, None] * cond).ravel(), minlength=k * d * d
+        )
+    return out.reshape(k, d, d)
