@@ -119,6 +119,25 @@ def _masked(block: np.ndarray, origin: np.ndarray, missing: np.ndarray, store: d
     )
 
 
+@dataclass(slots=True)
+class _Split:
+    """A block with missing entries: its complete rows, as the full kernel views them, and
+    the others."""
+
+    complete: np.ndarray
+    full: object
+    """The full kernel's view of the complete rows (None if there are none)."""
+    partial: np.ndarray
+    masked: _Masked
+    n_rows: int
+
+    def spread(self, values: np.ndarray) -> np.ndarray:
+        """Per-row flags of the partial rows as flags of the block's rows."""
+        out = np.zeros(self.n_rows, dtype=bool)
+        out[self.partial] = values
+        return out
+
+
 class _Factors:
     """One pass model's conditional covariances ``C = Λ_mm⁻¹`` and ``½ log det Λ_mm`` per
     missingness pattern, each factored once per chunk (the store lives for one chunk): a
@@ -187,20 +206,39 @@ class MarginalGaussianKernel:
         missing = np.isnan(block)
         if not missing.any():
             return self.base.view(block, origin, store, fast)
-        return _masked(block, origin, missing, store)
+        # Complete rows take the full kernel's E-step and moments; the others the masked.
+        some = missing.any(axis=1)
+        complete, partial = np.flatnonzero(~some), np.flatnonzero(some)
+        full = self.base.view(block[complete], origin, {}, fast) if complete.size else None
+        masked = _masked(block[partial], origin, missing[partial], store)
+        return _Split(complete, full, partial, masked, len(block))
 
     def skipped_rows(self, view) -> tuple[np.ndarray, np.ndarray] | None:
-        if isinstance(view, _Masked) and view.empty.any():
-            return view.empty, view.empty
+        if isinstance(view, _Split) and view.masked.empty.any():
+            empty = view.spread(view.masked.empty)
+            return empty, empty
         return None
 
     def nonfinite_rows(self, view) -> int:
-        return view.n_inf if isinstance(view, _Masked) else self.base.nonfinite_rows(view)
+        if not isinstance(view, _Split):
+            return self.base.nonfinite_rows(view)
+        full = 0 if view.full is None else self.base.nonfinite_rows(view.full)
+        return full + view.masked.n_inf
 
     def log_prob(self, view, model: PassModel, out: np.ndarray, work: np.ndarray) -> None:
-        if not isinstance(view, _Masked):
-            self.base.log_prob(view, dataclasses.replace(model, mats=model.mats[0]), out, work)
+        full_model = dataclasses.replace(model, mats=model.mats[0])
+        if not isinstance(view, _Split):
+            self.base.log_prob(view, full_model, out, work)
             return
+        if view.full is not None:
+            part = np.empty((len(out), len(view.complete)))
+            self.base.log_prob(view.full, full_model, part, work)
+            out[:, view.complete] = part
+        part = np.empty((len(out), len(view.partial)))
+        self._masked_log_prob(view.masked, model, part)
+        out[:, view.partial] = part
+
+    def _masked_log_prob(self, view: _Masked, model: PassModel, out: np.ndarray) -> None:
         precisions, log_u = model.mats[1]
         if self.density in _DIAGONAL:
             _diagonal_log_prob(view, precisions, log_u, model.shift, out)
@@ -212,9 +250,15 @@ class MarginalGaussianKernel:
         return self.base.new_acc(model, n_features)
 
     def accumulate(self, view, resp, model: PassModel, acc, work) -> None:
-        if not isinstance(view, _Masked):
+        if not isinstance(view, _Split):
             self.base.accumulate(view, resp, model, acc, work)
             return
+        if view.full is not None:
+            part = np.ascontiguousarray(resp[:, view.complete])
+            self.base.accumulate(view.full, part, model, acc, work)
+        self._masked_accumulate(view.masked, resp[:, view.partial], model, acc)
+
+    def _masked_accumulate(self, view: _Masked, resp, model: PassModel, acc) -> None:
         rx, scatter = acc
         means = model.shift
         # Conditional expectations under the model's densities in its E-step; other
