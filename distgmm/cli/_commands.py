@@ -122,7 +122,7 @@ def _info(args: argparse.Namespace, out: _Output) -> int:
         f"{gm.n_features_in_} features; distgmm {_printable(header['distgmm_version'])}, "
         f"created {_printable(header['created'])}"
     )
-    out.say(f"fit: {_outcome(gm)}")
+    out.say(f"fit: {_outcome(gm)}{_nan_policy(gm)}")
     bayesian = bayesian_record(gm) if is_bayesian(gm) else {}
     if bayesian:
         out.say(
@@ -171,6 +171,12 @@ def _fit_record(gm, header: dict, params: dict) -> dict:
     }
 
 
+def _nan_policy(gm) -> str:
+    """How the model reads a NaN, when not as an error."""
+    policy = getattr(gm, "nan_policy", "raise")
+    return "" if policy == "raise" else f"; NaN entries: {policy} (nan_policy={policy!r})"
+
+
 def _online_record(gm) -> dict:
     """How many batches online updates have blended into the model, if any."""
     seen = getattr(gm, "n_batches_seen_", None)
@@ -196,7 +202,7 @@ def _info_table(args: argparse.Namespace, out: _Output, gm, header: dict) -> int
         f"columns; distgmm {_printable(header['distgmm_version'])}, created "
         f"{_printable(header['created'])}"
     )
-    out.say(f"fit: {_outcome(gm)}")
+    out.say(f"fit: {_outcome(gm)}{_nan_policy(gm)}")
     out.say("column  family  categories")
     for column, kind in families.items():
         cats = categories[column]
