@@ -4,15 +4,17 @@ Each model column of a :class:`~distgmm._categories.ColumnCoding` becomes one fl
 column, in model order:
 
 * 'categorical': the category's code, its position in ``coding.categories`` (-1, no
-  factor, for a category not seen when fitting under ``handle_unknown="ignore"``);
+  factor, for a category not seen when fitting under ``handle_unknown="ignore"``; NaN for
+  a missing value where ``missing`` allows one);
 * 'count': the count, a non-negative whole number (exact below 2**53);
 * 'binary': 0.0 or 1.0;
 * 'real': the value, NaN and inf left for the engine to count and report.
 
 A missing value (NaN, None, pd.NA, NaT) in a categorical, count or binary column is an
-error for now; the categorical path keeps the missing mask apart so that a later
-``nan_policy`` can code those rows -1 instead. Checks run where the data are: per
-partition of a dask input, so a bad value surfaces when the pass reads its chunk.
+error (``nan_policy='raise'``), or, for the columns ``missing`` allows (the other
+policies), NaN in the array: a missing entry, whatever the column's kind. Checks run where
+the data are: per partition of a dask input, so a bad value surfaces when the pass reads
+its chunk.
 
 Every column is coded with vectorised lookups (``np.searchsorted``, ``pd.Index.get_indexer``
 on the few values of a category or Arrow dictionary, then their codes taken), never a
@@ -54,6 +56,7 @@ def encode(
     estimator: str,
     lengths: bool = True,
     client=None,
+    missing: tuple | None = None,
 ):
     """``X``'s model columns as float64 ``(n_samples, len(coding.columns))``.
 
@@ -72,6 +75,9 @@ def encode(
         ``len`` when Dask does not know them); else the row chunks may be unknown.
     client : distributed.Client, optional
         Where that count runs.
+    missing : tuple, optional
+        Per model column, what a missing value is: True, NaN (a missing entry); False, an
+        error (the default for every column); a string, an error saying so.
 
     Returns
     -------
@@ -86,7 +92,7 @@ def encode(
     kind, X = as_input(X, estimator)
     _check_columns(X, kind, coding, estimator)
     if kind in ("numpy", "pandas"):
-        return encode_partition(X, coding, handle_unknown)
+        return encode_partition(X, coding, handle_unknown, missing)
     width = len(coding.columns)
     local = tuple(range(width))  # the model columns, once selected
     # The coding goes in as a plain argument: a shared delayed key would make the encoded
@@ -96,7 +102,7 @@ def encode(
     if kind == "dask_array":
         used = X[:, list(coding.columns)].rechunk({1: -1})
         return used.map_blocks(
-            _encode_block, local, shared, handle_unknown,
+            _encode_block, local, shared, handle_unknown, missing,
             dtype=np.float64, chunks=(used.chunks[0], (width,)),
         )  # fmt: skip
     import pandas as pd
@@ -107,7 +113,7 @@ def encode(
     # subset of Parquet files under a task that reads them (FusedParquetIO), so lengths
     # counted on the columns alone need not match the partitions of the array.
     frame = used.map_partitions(
-        _encode_frame, local, shared, handle_unknown, meta=meta, align_dataframes=False
+        _encode_frame, local, shared, handle_unknown, missing, meta=meta, align_dataframes=False
     ).optimize()
     if not lengths:
         return frame.to_dask_array()
@@ -139,22 +145,25 @@ def _rows_frame(part):
     return pd.DataFrame({"rows": [len(part)]})
 
 
-def encode_partition(part, coding: ColumnCoding, handle_unknown: str = "error") -> np.ndarray:
+def encode_partition(
+    part, coding: ColumnCoding, handle_unknown: str = "error", missing: tuple | None = None
+) -> np.ndarray:
     """The float64 model columns of one pandas DataFrame (a partition) or 2-D numpy block.
 
     ``part`` has all of ``X``'s columns (``coding.n_features_in``); see :func:`encode`.
     """
-    return _encode_block(part, coding.columns, coding, handle_unknown)
+    return _encode_block(part, coding.columns, coding, handle_unknown, missing)
 
 
-def _encode_frame(part, positions, coding, handle_unknown):
+def _encode_frame(part, positions, coding, handle_unknown, missing=None):
     import pandas as pd
 
     # copy=False: pandas 3 copies an array given to DataFrame by default, for nothing here
-    return pd.DataFrame(_encode_block(part, positions, coding, handle_unknown), copy=False)
+    values = _encode_block(part, positions, coding, handle_unknown, missing)
+    return pd.DataFrame(values, copy=False)
 
 
-def _encode_block(part, positions, coding, handle_unknown) -> np.ndarray:
+def _encode_block(part, positions, coding, handle_unknown, missing=None) -> np.ndarray:
     """Model column i of the result is column ``positions[i]`` of ``part``."""
     # F order: each model column is written whole, contiguously (20% of coding a partition
     # of strings went to strided writes into a C-ordered array).
@@ -162,10 +171,11 @@ def _encode_block(part, positions, coding, handle_unknown) -> np.ndarray:
     for i, (pos, kind) in enumerate(zip(positions, coding.kinds, strict=True)):
         col = column(part, pos)
         label = describe(coding.feature_names, coding.columns[i])
+        allowed = False if missing is None else missing[i]
         if kind == "categorical":
-            out[:, i] = _categorical(col, coding.categories[i], label, handle_unknown)
+            out[:, i] = _categorical(col, coding.categories[i], label, handle_unknown, allowed)
         else:
-            out[:, i] = _NUMBER_CHECKS[kind](_as_float(col, label, kind), col, label)
+            out[:, i] = _NUMBER_CHECKS[kind](_as_float(col, label, kind), col, label, allowed)
     return out
 
 
@@ -193,23 +203,30 @@ def _check_columns(X, kind: str, coding: ColumnCoding, estimator: str) -> None:
         )
 
 
-def _categorical(col, categories: np.ndarray, label: str, handle_unknown: str) -> np.ndarray:
+def _categorical(
+    col, categories: np.ndarray, label: str, handle_unknown: str, allowed=False
+) -> np.ndarray:
     form = dictionary_form(col)
     strings = None if form is not None else _arrow_strings(col, categories)
     if form is not None:  # look up the few dictionary values, then take their codes
         values, codes = form
-        _refuse_missing(codes < 0, col, label, "categorical")
-        found = _lookup(categories, values)[codes]
+        missing = codes < 0
+        _refuse_missing(missing, col, label, "categorical", allowed)
+        lookup = _lookup(categories, values)
+        found = lookup[codes] if len(lookup) else np.full(len(codes), -1)
     elif strings is not None:  # Arrow's hash lookup: ~20x pandas' on Python strings
         import pyarrow.compute as pc
 
-        _refuse_missing(np.asarray(col.isna(), dtype=bool), col, label, "categorical")
+        missing = np.asarray(col.isna(), dtype=bool)
+        _refuse_missing(missing, col, label, "categorical", allowed)
         found = pc.index_in(strings[0], value_set=strings[1]).fill_null(-1)
         found = found.to_numpy(zero_copy_only=False)
     else:
         values, missing = _values(col)
-        _refuse_missing(missing, col, label, "categorical")
+        _refuse_missing(missing, col, label, "categorical", allowed)
         found = _lookup(categories, values)
+    if missing.any():  # allowed: NaN, a missing entry (not an unknown category)
+        found = np.where(missing, np.nan, found)
     unknown = found < 0
     if handle_unknown == "error" and unknown.any():
         value = _at(col, np.flatnonzero(unknown)[0])
@@ -315,18 +332,24 @@ def _as_float(col, label: str, kind: str) -> np.ndarray:
     )
 
 
-def _refuse_missing(missing: np.ndarray, col, label: str, kind: str) -> None:
-    if missing.any():
-        value = _at(col, np.flatnonzero(missing)[0])
-        raise InvalidInputError(
-            f"{label} has a missing value ({value!r}): a {kind!r} column cannot have missing "
-            "values yet. Fill or drop those rows first."
-        )
+def _refuse_missing(missing: np.ndarray, col, label: str, kind: str, allowed=False) -> None:
+    """Raise for a missing value unless ``allowed`` (True); a string ``allowed`` says why not."""
+    if allowed is True or not missing.any():
+        return
+    value = _at(col, np.flatnonzero(missing)[0])
+    if isinstance(allowed, str):
+        raise InvalidInputError(f"{label} has a missing value ({value!r}): {allowed}.")
+    raise InvalidInputError(
+        f"{label} has a missing value ({value!r}): a {kind!r} column cannot have missing "
+        "values yet. Fill or drop those rows first."
+    )
 
 
-def _count(x: np.ndarray, col, label: str) -> np.ndarray:
-    _refuse_missing(np.isnan(x), col, label, "count")
+def _count(x: np.ndarray, col, label: str, allowed=False) -> np.ndarray:
+    _refuse_missing(np.isnan(x), col, label, "count", allowed)
     bad = ~np.isfinite(x) | (x < 0) | (x != np.floor(x)) | (x >= _EXACT)
+    if allowed is True:  # NaN: a missing entry
+        bad &= ~np.isnan(x)
     if bad.any():
         value = _scalar(_at(col, np.flatnonzero(bad)[0]))
         raise InvalidInputError(
@@ -336,9 +359,9 @@ def _count(x: np.ndarray, col, label: str) -> np.ndarray:
     return x
 
 
-def _binary(x: np.ndarray, col, label: str) -> np.ndarray:
-    _refuse_missing(np.isnan(x), col, label, "binary")
-    bad = (x != 0.0) & (x != 1.0)
+def _binary(x: np.ndarray, col, label: str, allowed=False) -> np.ndarray:
+    _refuse_missing(np.isnan(x), col, label, "binary", allowed)
+    bad = (x != 0.0) & (x != 1.0) & ~np.isnan(x)
     if bad.any():
         value = _scalar(_at(col, np.flatnonzero(bad)[0]))
         raise InvalidInputError(
@@ -348,7 +371,7 @@ def _binary(x: np.ndarray, col, label: str) -> np.ndarray:
     return x
 
 
-def _real(x: np.ndarray, col, label: str) -> np.ndarray:
+def _real(x: np.ndarray, col, label: str, allowed=False) -> np.ndarray:
     return x  # NaN and inf are the engine's to count and report
 
 

@@ -145,6 +145,15 @@ def family_params(args: argparse.Namespace) -> dict[str, Any]:
             f"--family {args.family}"
         )
     params: dict[str, Any] = {}
+    policy = getattr(args, "nan_policy", "raise")
+    if policy != "raise":
+        if args.family == "multinomial" and policy == "marginalize":
+            raise UsageError(
+                "--nan-policy marginalize is not available for --family multinomial: a "
+                "missing count of a multinomial group cannot be marginalised; use "
+                "--nan-policy omit"
+            )
+        params["nan_policy"] = policy
     if args.alpha is not None:
         params["alpha"] = args.alpha
     if args.handle_unknown is not None:

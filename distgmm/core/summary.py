@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FIRST", "SHIFT", "Summary"]
+__all__ = ["FIRST", "SHIFT", "Summary", "add_field"]
 
 #: ``field(metadata=SHIFT)`` marks a field as the point moments are taken about: ``+``
 #: requires it equal in both summaries and keeps it.
@@ -61,9 +61,7 @@ class Summary:
         values = {}
         for f in dataclasses.fields(self):
             mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if f.metadata.get("first"):
-                values[f.name] = min(mine, theirs) if min(mine, theirs) >= 0 else max(mine, theirs)
-            elif f.metadata.get("shift"):
+            if f.metadata.get("shift"):
                 if mine is not theirs and not np.array_equal(mine, theirs):
                     raise ValueError(
                         f"cannot add summaries whose moments are about different points "
@@ -71,10 +69,18 @@ class Summary:
                     )
                 values[f.name] = mine
             else:
-                values[f.name] = mine + theirs
+                values[f.name] = add_field(f, mine, theirs)
         return type(self)(**values)
 
     @property
     def mean_loglik(self) -> float:
         """Weighted mean log-likelihood per row (scikit-learn's lower bound for EM)."""
         return self.loglik / self.weight if self.weight > 0 else float("nan")
+
+
+def add_field(f: dataclasses.Field, mine, theirs):
+    """The sum of one additive field of two summaries (the smaller index of a FIRST one)."""
+    if f.metadata.get("first"):  # a row index, -1 for none
+        low = min(mine, theirs)
+        return low if low >= 0 else max(mine, theirs)
+    return mine + theirs

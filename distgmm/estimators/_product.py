@@ -25,8 +25,10 @@ from .._feature_names import check_feature_names
 from .._frames import frame_outputs, is_dask_frame, label_names, like_input
 from .._sizing import pass_scratch_bytes
 from ..core.em import check_stats
+from ..core.missing import NAN_POLICIES
 from ..errors import DistGMMError, InvalidInputError
 from ..families.mixed import ProductMLE, ProductParams
+from ..families.multinomial import MISSING_COUNT
 from ..fingerprint import array_digest, data_fingerprint
 from ..init import seeds
 from ._base import BaseMixture
@@ -39,7 +41,15 @@ from ._online import (
     running_fit,
     running_shapes,
 )
-from ._terms import coding_from_json, coding_to_json, column_families, make_terms
+from ._terms import (
+    arrays_of,
+    attributes,
+    coding_from_json,
+    coding_to_json,
+    column_families,
+    make_terms,
+    nan_policy,
+)
 from ._validation import connected, finite_block_log_prob
 
 __all__ = ["ProductMixture"]
@@ -63,6 +73,7 @@ COMMON_CONSTRAINTS: dict = {
     "resume": ["boolean"],
     "step_size_decay": [Interval(Real, 0.5, 1.0, closed="right")],
     "burn_in": [Interval(Integral, 0, None, closed="left")],
+    "nan_policy": [StrOptions(set(NAN_POLICIES))],
 }
 
 
@@ -93,12 +104,33 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
         ``reg_covar``)."""
         return {"alpha": float(self.alpha)}
 
+    def _model_settings(self) -> dict:
+        """:meth:`_settings` and the missing-value policy, recorded (in model files and
+        checkpoints) only when it is not the default 'raise'."""
+        policy = self._nan_policy
+        return {**self._settings(), **({} if policy == "raise" else {"nan_policy": policy})}
+
+    def _check_nan_policy(self) -> None:
+        """Raise if the model cannot take its ``nan_policy`` (MultinomialMixture)."""
+
+    def _missing_columns(self) -> tuple | None:
+        """The encoder's ``missing``: None for 'raise', else whether a missing value is a
+        missing entry in each model column (the reason it is not, for a multinomial one)."""
+        policy = self._nan_policy
+        if policy == "raise":
+            return None
+        return tuple(
+            policy == "omit" or family != "multinomial" or MISSING_COUNT
+            for family in self._families
+        )
+
     # ------------------------------------------------------------------ input
     def _check_X(self, X, reset: bool, lengths: bool = True):
         """``X`` encoded: a float64 numpy or dask array of the model's columns."""
         name = type(self).__name__
         with connected(self.client) as client:
             if reset:
+                self._check_nan_policy()
                 families = self._column_kinds()
                 coding = fit_coding(X, _encoding_kinds(families), estimator=name, client=client)
                 self._coding = coding
@@ -123,13 +155,17 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
                 estimator=name,
                 lengths=lengths,
                 client=client,
+                missing=self._missing_columns(),
             )
 
     def _like_input(self, X, out: str, result=None, check_finite: bool = True):
         if is_dask_frame(X):
             model, origin = self._pass_model()
             values = functools.partial(
-                encode_partition, coding=self._coding, handle_unknown=self.handle_unknown
+                encode_partition,
+                coding=self._coding,
+                handle_unknown=self.handle_unknown,
+                missing=self._missing_columns(),
             )
             return frame_outputs(
                 X, finite_block_log_prob, model, origin, out, self.n_components, values=values
@@ -138,10 +174,10 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
 
     # ------------------------------------------------------------------ the model
     def _terms(self) -> tuple:
-        return make_terms(self._families, self._coding, self._settings())
+        return make_terms(self._families, self._coding, self._model_settings())
 
     def _family(self) -> ProductMLE:
-        return ProductMLE(self._terms())
+        return ProductMLE(self._terms(), self._nan_policy)
 
     def _codec(self) -> ProductMLE:
         return self._family()
@@ -195,7 +231,7 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
             "model": structure,
             "coding": coding_to_json(self._coding, self._families),
             "n_components": int(self.n_components),
-            "settings": self._settings(),
+            "settings": self._model_settings(),
             "tol": float(self.tol),
             "n_init": int(self.n_init),
             "init_params": self.init_params,
@@ -209,7 +245,7 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
         self.weights_ = params.weights
         for term, value in zip(self._terms(), params.terms, strict=True):
             prefix = self._prefixes.get(term.kind, "")
-            for name, attr in _attributes(term, value).items():
+            for name, attr in attributes(term, value).items():
                 setattr(self, prefix + name, attr)
 
     def _params(self) -> ProductParams:
@@ -217,7 +253,7 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
         arrays = {"weights": self.weights_}
         for i, term in enumerate(codec.terms):
             prefix = self._prefixes.get(term.kind, "")
-            for name, value in _arrays_of(term, self, prefix).items():
+            for name, value in arrays_of(term, self, prefix).items():
                 arrays[f"g{i}_{name}"] = value
         return codec.from_arrays("mixed", arrays, DistGMMError)
 
@@ -261,7 +297,7 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
             "n_features": int(self.n_features_in_),
             "model": {
                 "coding": coding_to_json(self._coding, self._families),
-                "settings": self._settings(),
+                "settings": self._model_settings(),
             },
         }
 
@@ -276,9 +312,14 @@ class ProductMixture(OnlineMixin, InformationCriteria, BaseMixture):
             raise fail("the model's coding.feature_names are not fit.feature_names_in_")
         try:
             terms = make_terms(families, coding, model["settings"])
+            policy = nan_policy(model["settings"])
         except (TypeError, ValueError, KeyError) as err:
             raise fail(f"the model's settings are invalid ({err})") from err
-        return ProductMLE(terms), coding, families
+        params = header.get("params")
+        given = params.get("nan_policy", "raise") if isinstance(params, dict) else "raise"
+        if given != policy:
+            raise fail(f"the model's settings have nan_policy {policy!r}, its params {given!r}")
+        return ProductMLE(terms, policy), coding, families
 
     @classmethod
     def _model_shapes(cls, header: dict, fail) -> dict:
@@ -319,45 +360,6 @@ def _encoding_kinds(families):
     if isinstance(families, str):
         return kinds[families]
     return {column: kinds[family] for column, family in families.items()}
-
-
-def _attributes(term, value) -> dict:
-    """A group's parameters as estimator attributes (scikit-learn-style names)."""
-    if term.kind == "categorical":
-        splits = np.cumsum(term.n_levels)[:-1]
-        return {"probabilities_": np.split(value, splits, axis=1)}
-    if term.kind == "bernoulli":
-        return {"probabilities_": value}
-    if term.kind == "poisson":
-        return {"rates_": value}
-    if term.kind == "multinomial":
-        return {"probabilities_": value.probabilities, "mean_totals_": value.mean_totals}
-    from .gaussian import precisions_from_chol
-
-    return {
-        "means_": value.means,
-        "covariances_": value.covariances,
-        "precisions_cholesky_": value.precisions_chol,
-        "precisions_": precisions_from_chol(term.covariance_type, value.precisions_chol),
-    }
-
-
-def _arrays_of(term, estimator, prefix: str) -> dict:
-    """The codec arrays of a group from the estimator's attributes."""
-    get = lambda name: getattr(estimator, prefix + name)  # noqa: E731
-    if term.kind == "categorical":
-        return {"probabilities": np.hstack(get("probabilities_"))}
-    if term.kind == "bernoulli":
-        return {"probabilities": get("probabilities_")}
-    if term.kind == "poisson":
-        return {"rates": get("rates_")}
-    if term.kind == "multinomial":
-        return {"probabilities": get("probabilities_"), "mean_totals": get("mean_totals_")}
-    return {
-        "means": get("means_"),
-        "covariances": get("covariances_"),
-        "precisions_cholesky": get("precisions_cholesky_"),
-    }
 
 
 def decode(X: np.ndarray, coding: ColumnCoding) -> np.ndarray:

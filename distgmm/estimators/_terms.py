@@ -15,6 +15,7 @@ from numbers import Integral
 import numpy as np
 
 from .._encoding import ColumnCoding
+from ..core.missing import NAN_POLICIES
 from ..families.bernoulli import BernoulliTerm
 from ..families.categorical import CategoricalTerm
 from ..families.gaussian import covtypes
@@ -22,7 +23,16 @@ from ..families.gaussian.term import GaussianTerm
 from ..families.multinomial import MultinomialTerm
 from ..families.poisson import PoissonTerm
 
-__all__ = ["FAMILIES", "coding_from_json", "coding_to_json", "column_families", "make_terms"]
+__all__ = [
+    "FAMILIES",
+    "arrays_of",
+    "attributes",
+    "coding_from_json",
+    "coding_to_json",
+    "column_families",
+    "make_terms",
+    "nan_policy",
+]
 
 #: Each family and the encoder's kind of its columns.
 FAMILIES = {
@@ -48,6 +58,7 @@ def make_terms(families: tuple[str, ...], coding: ColumnCoding, settings: dict) 
     alpha = settings["alpha"]
     if not isinstance(alpha, (int, float)) or not (math.isfinite(alpha) and alpha >= 0):
         raise ValueError(f"alpha {alpha!r} is not a finite number >= 0")
+    marginal = nan_policy(settings) == "marginalize"
     groups: dict[str, list[int]] = {}
     for i, family in enumerate(families):
         groups.setdefault(family, []).append(i)
@@ -60,7 +71,7 @@ def make_terms(families: tuple[str, ...], coding: ColumnCoding, settings: dict) 
         elif family == "bernoulli":
             terms.append(BernoulliTerm(cols, float(alpha)))
         elif family == "poisson":
-            terms.append(PoissonTerm(cols, float(alpha)))
+            terms.append(PoissonTerm(cols, float(alpha), marginal))
         elif family == "multinomial":
             terms.append(MultinomialTerm(cols, float(alpha)))
         else:
@@ -71,8 +82,17 @@ def make_terms(families: tuple[str, ...], coding: ColumnCoding, settings: dict) 
                 )
             if not isinstance(reg, (int, float)) or not (math.isfinite(reg) and reg >= 0):
                 raise ValueError(f"reg_covar {reg!r} is not a finite number >= 0")
-            terms.append(GaussianTerm(cols, cov, float(reg)))
+            terms.append(GaussianTerm(cols, cov, float(reg), marginal))
     return tuple(terms)
+
+
+def nan_policy(settings: dict) -> str:
+    """The missing-value policy ``settings`` record ('raise' when they do not: the files
+    and checkpoints of that policy record none)."""
+    policy = settings.get("nan_policy", "raise")
+    if policy not in NAN_POLICIES or (policy == "raise" and "nan_policy" in settings):
+        raise ValueError(f"nan_policy {policy!r} is not one of {list(NAN_POLICIES[1:])}")
+    return policy
 
 
 def _scalar(value):
@@ -160,3 +180,42 @@ def _categories(cats, i: int, fail) -> np.ndarray:
     if len(set(cats)) != len(cats):
         raise fail(f"model column {i} has repeated categories")
     return array
+
+
+def attributes(term, value) -> dict:
+    """A group's parameters as estimator attributes (scikit-learn-style names)."""
+    if term.kind == "categorical":
+        splits = np.cumsum(term.n_levels)[:-1]
+        return {"probabilities_": np.split(value, splits, axis=1)}
+    if term.kind == "bernoulli":
+        return {"probabilities_": value}
+    if term.kind == "poisson":
+        return {"rates_": value}
+    if term.kind == "multinomial":
+        return {"probabilities_": value.probabilities, "mean_totals_": value.mean_totals}
+    from .gaussian import precisions_from_chol
+
+    return {
+        "means_": value.means,
+        "covariances_": value.covariances,
+        "precisions_cholesky_": value.precisions_chol,
+        "precisions_": precisions_from_chol(term.covariance_type, value.precisions_chol),
+    }
+
+
+def arrays_of(term, estimator, prefix: str) -> dict:
+    """The codec arrays of a group from the estimator's attributes."""
+    get = lambda name: getattr(estimator, prefix + name)  # noqa: E731
+    if term.kind == "categorical":
+        return {"probabilities": np.hstack(get("probabilities_"))}
+    if term.kind == "bernoulli":
+        return {"probabilities": get("probabilities_")}
+    if term.kind == "poisson":
+        return {"rates": get("rates_")}
+    if term.kind == "multinomial":
+        return {"probabilities": get("probabilities_"), "mean_totals": get("mean_totals_")}
+    return {
+        "means": get("means_"),
+        "covariances": get("covariances_"),
+        "precisions_cholesky": get("precisions_cholesky_"),
+    }

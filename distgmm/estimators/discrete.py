@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from sklearn.utils._param_validation import InvalidParameterError
+
+from ..families.multinomial import MISSING_COUNT
 from ._product import COMMON_CONSTRAINTS, ProductMixture
 
 __all__ = ["BernoulliMixture", "CategoricalMixture", "MultinomialMixture", "PoissonMixture"]
@@ -44,6 +47,13 @@ _COMMON_DOC = """
     verbose, verbose_interval, client, persist, checkpoint, resume, step_size_decay, burn_in
         As for :class:`distgmm.GaussianMixture` (the last two: ``partial_fit``'s online EM;
         its first batch fixes the categories, unless a category dtype lists them).
+    nan_policy : {'raise', 'marginalize', 'omit'}, default='raise'
+        A missing value (NaN, None, pd.NA, NaT): an error; a missing entry, which adds no
+        factor to its row's likelihood and nothing to its column's statistics (poLCA's
+        ``na.rm=FALSE``; not for :class:`MultinomialMixture`, whose row counts are one
+        draw); or its row is left out of the fit (counted in ``n_omitted_``) and gets
+        label -1 and score NaN. A row with every column missing is an error under
+        'marginalize'. Categories found from the data ignore missing values.
 """
 
 _COMMON_ATTRIBUTES = """
@@ -62,6 +72,8 @@ _COMMON_ATTRIBUTES = """
         When ``X`` has string column names.
     n_batches_seen_, running_stats_, running_origin_
         ``partial_fit``'s online state, as :class:`distgmm.GaussianMixture`'s.
+    n_omitted_ : int
+        Rows ``nan_policy='omit'`` left out of the fit's last pass (0 otherwise).
 """
 
 
@@ -95,6 +107,7 @@ class _OneFamily(ProductMixture):
         resume=False,
         step_size_decay=0.6,
         burn_in=0,
+        nan_policy="raise",
     ):
         self.n_components = n_components
         self.alpha = alpha
@@ -114,6 +127,7 @@ class _OneFamily(ProductMixture):
         self.resume = resume
         self.step_size_decay = step_size_decay
         self.burn_in = burn_in
+        self.nan_policy = nan_policy
 
     def _column_kinds(self):
         if self.columns is None:
@@ -178,6 +192,14 @@ class MultinomialMixture(_OneFamily):
     """
 
     _family_name = "multinomial"
+
+    def _check_nan_policy(self) -> None:
+        if self.nan_policy == "marginalize":
+            raise InvalidParameterError(
+                "The 'nan_policy' parameter of MultinomialMixture cannot be 'marginalize': "
+                f"{MISSING_COUNT}."
+            )
+
     _attributes_doc = """
     probabilities_ : ndarray of shape (n_components, n_columns)
         Each component's distribution over the columns.

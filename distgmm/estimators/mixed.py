@@ -41,6 +41,11 @@ class MixedMixture(ProductMixture):
     verbose_interval, client, persist, checkpoint, resume, step_size_decay, burn_in
         As for :class:`CategoricalMixture`. The random start draws the Gaussian means
         around the data's mean with its spread, every covariance the data's.
+    nan_policy : {'raise', 'marginalize', 'omit'}, default='raise'
+        As for :class:`CategoricalMixture`; under 'marginalize' the Gaussian group's
+        density is the marginal one of its observed columns (its statistics add the
+        missing entries' conditional means and covariances), and a missing value in the
+        multinomial group is an error.
 
     Attributes
     ----------
@@ -56,7 +61,7 @@ class MixedMixture(ProductMixture):
     columns_ : list
         The model's columns in model order (as they appear in ``X``).
     converged_, n_iter_, lower_bound_, lower_bounds_, history_, labels_, n_features_in_,
-    feature_names_in_, n_batches_seen_, running_stats_, running_origin_
+    feature_names_in_, n_batches_seen_, running_stats_, running_origin_, n_omitted_
         As for :class:`CategoricalMixture`.
     """
 
@@ -92,6 +97,7 @@ class MixedMixture(ProductMixture):
         resume=False,
         step_size_decay=0.6,
         burn_in=0,
+        nan_policy="raise",
     ):
         self.n_components = n_components
         self.columns = columns
@@ -113,6 +119,7 @@ class MixedMixture(ProductMixture):
         self.resume = resume
         self.step_size_decay = step_size_decay
         self.burn_in = burn_in
+        self.nan_policy = nan_policy
 
     def _settings(self) -> dict:
         return {

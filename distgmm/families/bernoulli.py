@@ -2,7 +2,8 @@
 
 The view is ``[x, 1 - x]`` side by side, so the E-step is the categorical one with two
 levels (one matrix product, ``0 log 0 = 0``), and the statistics count the ones and zeros of
-each column separately (a column's total is then its own, as missing entries will need).
+each column separately (a column's total is then its own: a missing entry, 0 in both halves
+of its view, counts in neither).
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ class BernoulliTerm(DotTerm):
         both = store[key][:n]
         both[:, :d] = block[:, self.columns]
         np.subtract(1.0, both[:, :d], out=both[:, d:])
+        return both
+
+    def masked_view(self, block: np.ndarray, origin: np.ndarray, store: dict, missing):
+        """The view of a block with missing entries (``missing``, the block's NaN mask): 0
+        in both halves of a missing entry, so it adds no factor and no count."""
+        both = self.view(block, origin, store)
+        mine = missing[:, self.columns]
+        if mine.any():
+            both[np.hstack([mine, mine])] = 0.0
         return both
 
     def prepare(self, p: np.ndarray, origin: np.ndarray):

@@ -4,7 +4,9 @@ categories of each column.
 A block's view is its one-hot matrix over all the columns' categories side by side, so the
 E-step is one matrix product against the log-probabilities and the statistics one product
 of the responsibilities with it. A code of -1 (an unknown category under
-``handle_unknown='ignore'``) has no 1 in its row: it adds no factor and no count.
+``handle_unknown='ignore'``) or NaN (a missing entry under ``nan_policy='marginalize'``) has
+no 1 in its row: it adds no factor and no count, and the column's M-step divides by its own
+observed total.
 """
 
 from __future__ import annotations
@@ -53,16 +55,18 @@ class CategoricalTerm(DotTerm):
 
         n, j = len(block), len(self.columns)
         codes = block[:, self.columns]
-        index = codes.astype(np.intp)
-        index += self.offsets
-        seen = codes >= 0
+        seen = codes >= 0  # False for -1 and for NaN (a missing entry): no 1, no factor
         if seen.all():
+            index = codes.astype(np.intp)
+            index += self.offsets
             key = ("onehot-rows", n, j)
             if key not in store:  # the same for every full block of the chunk
                 store[key] = (np.arange(0, n * j + 1, j), np.ones(n * j))
             indptr, ones = store[key]
             indices = index.reshape(-1)
         else:
+            index = np.where(seen, codes, 0.0).astype(np.intp)  # NaN is never cast
+            index += self.offsets
             indptr = np.concatenate([[0], np.cumsum(seen.sum(axis=1))])
             indices = index[seen]
             ones = np.ones(len(indices))
@@ -76,6 +80,10 @@ class CategoricalTerm(DotTerm):
 
     def accumulate(self, view, resp, shift, acc: list, work: np.ndarray) -> None:
         acc[0] += (view.T @ resp.T).T
+
+    def masked_view(self, block: np.ndarray, origin: np.ndarray, store: dict, missing):
+        """The view of a block with missing entries: :meth:`view` reads NaN as no 1."""
+        return self.view(block, origin, store)
 
     # ------------------------------------------------------------------ client side
     def prepare(self, probabilities: np.ndarray, origin: np.ndarray):

@@ -12,7 +12,9 @@ component, e.g. ``-log x!``), ``log_prob(view, mats, out, tmp, work)`` (adds its
 log-densities to ``out``), ``new_acc`` / ``accumulate`` / ``finish`` (its moments, about
 ``shift``); on the client ``prepare(params, origin) -> (mats, const, shift)``, ``m_step``,
 ``n_parameters``, ``random_start``, ``sample`` and the arrays of files (``array_shapes``,
-``to_arrays``, ``from_arrays``).
+``to_arrays``, ``from_arrays``). For ``nan_policy='marginalize'`` a term also reads a block
+with missing entries (``masked_view``, :mod:`.mixed_missing`); 'omit' wraps the kernel in
+:class:`~distgmm.core.missing.OmitRows`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.family import PassModel, register
-from ..core.summary import SHIFT, Summary
+from ..core.summary import SHIFT, Summary, add_field
 from ..errors import EmptyComponentError
 
 __all__ = ["ProductKernel", "ProductMLE", "ProductParams", "ProductStats"]
@@ -52,7 +54,7 @@ class ProductStats(Summary):
                     "recentre one of them first"
                 )
         values = {
-            f.name: getattr(self, f.name) + getattr(other, f.name)
+            f.name: add_field(f, getattr(self, f.name), getattr(other, f.name))
             for f in dataclasses.fields(Summary)
         }
         moments = tuple(
@@ -146,12 +148,23 @@ class ProductMLE:
     parameters that entered the pass."""
 
     terms: tuple
+    nan_policy: str = "raise"
+    """How the passes read a NaN (:data:`~distgmm.core.missing.NAN_POLICIES`); under
+    'marginalize' the terms are made with ``marginal=True``."""
     name = "mixed"
     #: What checkpoints call this family's models.
     KINDS = ("mixed",)
 
     @property
-    def kernel(self) -> ProductKernel:
+    def kernel(self):
+        if self.nan_policy == "omit":
+            from ..core.missing import OmitRows
+
+            return OmitRows(ProductKernel(self.terms))
+        if self.nan_policy == "marginalize":
+            from .mixed_missing import MarginalProductKernel
+
+            return MarginalProductKernel(self.terms)
         return ProductKernel(self.terms)
 
     def prepare(self, params: ProductParams, origin: np.ndarray) -> PassModel:

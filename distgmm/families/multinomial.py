@@ -14,11 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln
 
+from ..errors import InvalidInputError
 from ._dotterm import CountTerm
 from ._logdot import log_matrix
 from .categorical import check_probabilities
 
-__all__ = ["MultinomialParams", "MultinomialTerm"]
+__all__ = ["MISSING_COUNT", "MultinomialParams", "MultinomialTerm"]
+
+#: Why ``nan_policy='marginalize'`` refuses a multinomial group's missing counts.
+MISSING_COUNT = (
+    "a missing count of a multinomial group cannot be marginalised (a row's counts are one "
+    "draw of their total): use nan_policy='omit', which leaves such rows out"
+)
 
 _SUM_ATOL = 1e-6
 
@@ -42,6 +49,12 @@ class MultinomialTerm(CountTerm):
 
     def row_const(self, view: np.ndarray) -> np.ndarray:
         return gammaln(view.sum(axis=1) + 1.0) - gammaln(view + 1.0).sum(axis=1)
+
+    def masked_view(self, block: np.ndarray, origin: np.ndarray, store: dict, missing):
+        """A row's counts are one draw of its total: a missing one cannot be marginalised."""
+        if missing[:, self.columns].any():
+            raise InvalidInputError(MISSING_COUNT)
+        return self.view(block, origin, store)
 
     def prepare(self, params: MultinomialParams, origin: np.ndarray):
         k = len(params.probabilities)

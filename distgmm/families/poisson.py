@@ -3,6 +3,12 @@
 ``log p(x | k) = Σ_d x_d log λ_kd - Σ_d λ_kd - Σ_d log x_d!``: one matrix product against
 ``log λ`` (``0 log 0 = 0``: a rate of 0 is the maximum likelihood of a column a component
 only holds zeros of), a per-component constant and a per-row one.
+
+Under ``nan_policy='marginalize'`` (``marginal=True``) a missing count adds no factor: its
+view is 0 (no ``x log λ``, no ``log x!``) and its rate is added back to the constant
+(``λ @ missing``); the moments gain each column's weight of missing entries, so a column's
+rate is ``Σ r x / Σ r [x observed]``. A block without NaN leaves that weight 0: the same
+sums, and rates, as ``marginal=False``.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from ._dotterm import CountTerm
-from ._logdot import log_matrix
+from ._logdot import add_log_dot, log_matrix
 
 __all__ = ["PoissonTerm"]
 
@@ -26,17 +32,55 @@ class PoissonTerm(CountTerm):
 
     columns: tuple[int, ...]
     alpha: float = 0.0
+    marginal: bool = False
+    """Missing entries (NaN) are marginalised (``nan_policy='marginalize'``)."""
     kind = "poisson"
 
-    def row_const(self, view: np.ndarray) -> np.ndarray:
-        return -gammaln(view + 1.0).sum(axis=1)
+    def row_const(self, view) -> np.ndarray:
+        x = view.x if isinstance(view, _Missing) else view
+        return -gammaln(x + 1.0).sum(axis=1)
+
+    def masked_view(self, block: np.ndarray, origin: np.ndarray, store: dict, missing):
+        """The counts, 0 where missing, and the missing entries' 0/1 mask (a plain view
+        when none of the columns misses a value)."""
+        mine = missing[:, self.columns]
+        if not mine.any():
+            return self.view(block, origin, store)
+        return _Missing(np.where(mine, 0.0, block[:, self.columns]), mine.astype(np.float64))
+
+    def log_prob(self, view, mats, out: np.ndarray, tmp: np.ndarray, work: np.ndarray) -> None:
+        if not isinstance(view, _Missing):
+            add_log_dot(mats[:2], view, out, tmp)
+            return
+        add_log_dot(mats[:2], view.x, out, tmp)
+        np.matmul(mats[2], view.missing.T, out=tmp)  # a missing count's -λ given back
+        out += tmp
+
+    def new_acc(self, n_components: int) -> list:
+        acc = [np.zeros((n_components, self.width))]
+        return [*acc, np.zeros((n_components, self.width))] if self.marginal else acc
+
+    def accumulate(self, view, resp, shift, acc: list, work: np.ndarray) -> None:
+        if not isinstance(view, _Missing):
+            acc[0] += resp @ view
+            return
+        acc[0] += resp @ view.x
+        acc[1] += resp @ view.missing
+
+    def finish(self, acc: list, nk: np.ndarray, shift) -> tuple:
+        """``(Σ r x, Σ r)``, and with ``marginal`` the weight ``Σ r [x missing]`` of each
+        column's missing entries."""
+        return (acc[0], nk.copy(), *acc[1:])
 
     def prepare(self, rates: np.ndarray, origin: np.ndarray):
-        return log_matrix(rates), -rates.sum(axis=1), None
+        mats = log_matrix(rates)
+        if self.marginal:
+            mats = (*mats, np.ascontiguousarray(rates, dtype=np.float64))
+        return mats, -rates.sum(axis=1), None
 
     def m_step(self, moments: tuple, nk: np.ndarray, previous: np.ndarray, origin) -> np.ndarray:
-        sums, counts = moments
-        total = counts[:, None] + self.alpha
+        sums = moments[0]
+        total = _observed(moments) + self.alpha
         with np.errstate(invalid="ignore", divide="ignore"):
             rates = (sums + self.alpha) / total
         return np.where(total > 0, rates, previous)
@@ -47,9 +91,13 @@ class PoissonTerm(CountTerm):
     def random_start(
         self, rng: np.random.Generator, moments: tuple, nk: np.ndarray, n_components: int, origin
     ):
-        """The data's mean counts, each times an exponential draw."""
-        sums, counts = moments
-        means = sums[0] / counts[0] if counts[0] > 0 else np.zeros(self.width)
+        """The data's mean counts (over each column's observed entries), each times an
+        exponential draw."""
+        sums, observed = moments[0][0], _observed(moments)[0]
+        if len(moments) == 2:  # today's arithmetic, bit for bit
+            means = sums / observed[0] if observed[0] > 0 else np.zeros(self.width)
+        else:
+            means = np.divide(sums, observed, out=np.zeros(self.width), where=observed > 0)
         return means * rng.standard_exponential((n_components, self.width))
 
     def sample(self, rates: np.ndarray, rng, y: np.ndarray, out: np.ndarray) -> None:
@@ -66,3 +114,19 @@ class PoissonTerm(CountTerm):
         if not np.isfinite(rates).all() or (rates < 0).any():
             raise fail(f"array {prefix + 'rates'!r} holds values that are not finite rates >= 0")
         return rates
+
+
+class _Missing:
+    """A block's counts with missing entries: ``x`` (0 where missing) and ``missing``."""
+
+    __slots__ = ("missing", "x")
+
+    def __init__(self, x: np.ndarray, missing: np.ndarray):
+        self.x, self.missing = x, missing
+
+
+def _observed(moments: tuple) -> np.ndarray:
+    """Each component's weight of observed entries: ``(K, 1)`` (every entry observed) or
+    ``(K, D)`` (less each column's missing weight)."""
+    counts = moments[1][:, None]
+    return counts if len(moments) == 2 else counts - moments[2]

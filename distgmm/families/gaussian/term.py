@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..._paramcheck import check_gaussian
-from . import covtypes
+from . import covtypes, term_missing
 from .mle import estimate
 
 __all__ = ["GaussianGroup", "GaussianTerm"]
@@ -39,6 +39,9 @@ class GaussianTerm:
     columns: tuple[int, ...]
     covariance_type: str = "full"
     reg_covar: float = 1e-6
+    marginal: bool = False
+    """Missing entries (NaN) are marginalised (``nan_policy='marginalize'``,
+    :mod:`.term_missing`)."""
     kind = "gaussian"
 
     @property
@@ -64,7 +67,14 @@ class GaussianTerm:
     def row_const(self, view) -> None:
         return None
 
+    def masked_view(self, block: np.ndarray, origin: np.ndarray, store: dict, missing):
+        """The view of a block with missing entries (``missing``, its NaN mask)."""
+        return term_missing.masked_view(self, block, origin, store, missing)
+
     def log_prob(self, view, mats, out: np.ndarray, tmp: np.ndarray, work: np.ndarray) -> None:
+        if self.marginal:
+            term_missing.log_prob(self, view, mats, out, tmp, work)
+            return
         self._cov().neg_half_maha(view, mats, tmp, work)
         out += tmp
 
@@ -77,6 +87,13 @@ class GaussianTerm:
     def accumulate(self, view, resp, shift, acc: list, work: np.ndarray) -> None:
         acc[0] += resp @ view
         self._cov().add_scatter(view, resp, shift, acc[1], work)
+
+    def accumulate_marginal(self, view, resp, shift, mats, assign, acc, work) -> None:
+        """:meth:`accumulate` of a marginal pass, whose masked views need the model."""
+        if isinstance(view, np.ndarray):
+            self.accumulate(view, resp, shift, acc, work)
+        else:
+            term_missing.accumulate_masked(self, view, resp, shift, mats, assign, acc, work)
 
     def finish(self, acc: list, nk: np.ndarray, shift) -> tuple:
         rx, scatter = acc
@@ -97,7 +114,10 @@ class GaussianTerm:
         cov = self._cov()
         log_det = cov.log_det(params.precisions_chol, self.width)
         const = np.broadcast_to(log_det - 0.5 * self.width * _LOG_2PI, (len(means_s),)).copy()
-        return cov.prepare(params.precisions_chol, means_s), const, means_s
+        mats = cov.prepare(params.precisions_chol, means_s)
+        if self.marginal:
+            mats = term_missing.prepare(self, mats, const, means_s, params)
+        return mats, const, means_s
 
     def m_step(self, moments: tuple, nk: np.ndarray, previous: GaussianGroup, origin):
         stats = SimpleNamespace(nk=nk, sx=moments[0], sxx=moments[1])
