@@ -239,6 +239,8 @@ def _describe(estimator) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "lower_bound": lower_bound if math.isfinite(lower_bound) else None,
         "n_features_in_": int(estimator.n_features_in_),
     }
+    if getattr(estimator, "n_omitted_", 0):
+        fit["n_omitted_"] = int(estimator.n_omitted_)
     if hasattr(estimator, "feature_names_in_"):
         fit["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
     fit.update(estimator._model_extra_fit())

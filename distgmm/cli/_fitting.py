@@ -87,6 +87,18 @@ def _criteria(gm, X, client, n: int | None = None) -> dict[str, float]:
 
 
 def _fit_record(gm) -> dict[str, Any]:
+    return {**_model_record(gm), **_missing_record(gm)}
+
+
+def _missing_record(gm) -> dict[str, Any]:
+    """The policy for NaN entries and the rows it left out, when it is not 'raise'."""
+    policy = getattr(gm, "nan_policy", "raise")
+    if policy == "raise":
+        return {}
+    return {"nan_policy": policy, "n_omitted": int(getattr(gm, "n_omitted_", 0))}
+
+
+def _model_record(gm) -> dict[str, Any]:
     if is_table_model(gm):
         return _table_record(gm)
     record = {
@@ -141,6 +153,9 @@ def _outcome(gm) -> str:
             f"the last {gm.lower_bound_:.6f}"
         )
     state = "converged after" if gm.converged_ else "did not converge in"
+    omitted = getattr(gm, "n_omitted_", 0)
+    if omitted:
+        state = f"{omitted} rows with a NaN left out (nan_policy='omit'); {state}"
     if not is_bayesian(gm):
         return f"{state} {gm.n_iter_} iterations, lower bound {gm.lower_bound_:.6f}"
     return (

@@ -14,7 +14,7 @@ __all__ = ["check_finite_rows", "chunk_predictions", "chunk_weighted_log_prob"]
 
 
 def chunk_weighted_log_prob(
-    X: np.ndarray, model: PassModel, origin: np.ndarray, out: str
+    X: np.ndarray, model: PassModel, origin: np.ndarray, out: str, block_info=None
 ) -> np.ndarray:
     """Per-row results of one model's E-step over a chunk, computed block by block.
 
@@ -27,13 +27,24 @@ def chunk_weighted_log_prob(
     out : {'labels', 'proba', 'score', 'log_prob'}
         Most likely component, responsibilities, ``log p(x)``, or the weighted
         log-probabilities ``const_k + log p(x | k)``.
+    block_info : dict, optional
+        Dask's, when mapped over a dask array's blocks: where the chunk is, so that an
+        error names the rows of ``X`` rather than of the chunk.
 
     Returns
     -------
     ndarray
         ``(n_rows,)`` int64 labels or float64 scores, or ``(n_rows, K)`` float64.
     """
-    return chunk_predictions(X, model, origin, (out,))[0]
+    return chunk_predictions(X, model, origin, (out,), _first_row(block_info))[0]
+
+
+def _first_row(block_info) -> int:
+    """The index of a dask block's first row in its array (0 when not known)."""
+    try:
+        return int(block_info[0]["array-location"][0][0])
+    except (TypeError, KeyError, IndexError):
+        return 0
 
 
 def check_finite_rows(X: np.ndarray, where: str, model: PassModel | None = None) -> None:
@@ -54,9 +65,10 @@ def check_finite_rows(X: np.ndarray, where: str, model: PassModel | None = None)
 
 
 def chunk_predictions(
-    X: np.ndarray, model: PassModel, origin: np.ndarray, outs: Sequence[str]
+    X: np.ndarray, model: PassModel, origin: np.ndarray, outs: Sequence[str], row0: int = 0
 ) -> tuple[np.ndarray, ...]:
-    """Several of :func:`chunk_weighted_log_prob`'s results from one E-step over a chunk."""
+    """Several of :func:`chunk_weighted_log_prob`'s results from one E-step over a chunk
+    whose first row is row ``row0`` of the data (for error messages)."""
     n_rows, n_features = X.shape
     k, kernel = model.n_components, model.kernel
     results = tuple(
@@ -84,14 +96,14 @@ def chunk_predictions(
         w += model.const[:, None]
         skip = None if skipped_rows is None else skipped_rows(view)
         if skip is not None:
-            skip = _skipped(skip, kernel, start)
+            skip = _skipped(skip, kernel, row0 + start)
             w[:, skip] = 0.0  # their results are NaN / -1, below
         # A row of probability 0 under every component (a discrete value no component can
         # produce, as a model fitted with alpha=0 may give): its log-likelihood is -inf,
         # its component and responsibilities undefined, never silently NaN or 0.
         impossible = np.isneginf(w.max(axis=0))
         if impossible.any() and set(outs) & {"labels", "proba"}:
-            raise InvalidInputError(_impossible_message(impossible, start))
+            raise InvalidInputError(_impossible_message(impossible, row0 + start))
         lse = None
         for i in order:
             out, result = outs[i], results[i]
@@ -117,7 +129,7 @@ def _skipped(rows: tuple, kernel, start: int) -> np.ndarray:
     if empty.any() and getattr(kernel, "nan_policy", "") != "omit":
         first = start + int(np.flatnonzero(empty)[0])
         raise InvalidInputError(
-            f"{int(empty.sum())} row(s) of a chunk (the first its row {first}) have every "
+            f"{int(empty.sum())} row(s) of X (the first row {first}) have every "
             "entry missing (NaN): such a row has no likelihood to marginalise, no component "
             "and no score. Drop those rows, or use nan_policy='omit' (label -1, score NaN)."
         )
@@ -127,7 +139,7 @@ def _skipped(rows: tuple, kernel, start: int) -> np.ndarray:
 def _impossible_message(impossible: np.ndarray, start: int) -> str:
     first = start + int(np.flatnonzero(impossible)[0])
     return (
-        f"{int(impossible.sum())} row(s) of a chunk (the first its row {first}) have "
+        f"{int(impossible.sum())} row(s) of X (the first row {first}) have "
         "probability 0 under every component of the model, so they have no component and "
         "no responsibilities: they hold a value no component can produce (a model fitted "
         "with alpha=0 gives probability 0 to what its training data never showed). "

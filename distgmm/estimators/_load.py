@@ -109,6 +109,7 @@ def _build(cls, header: dict[str, Any], arrays: dict[str, np.ndarray], where: st
     estimator._restore(header, fitted)
     estimator.converged_ = fit["converged"]
     estimator.n_iter_ = fit["n_iter"]
+    estimator.n_omitted_ = fit.get("n_omitted_", 0)
     estimator.lower_bounds_ = fitted["lower_bounds_"].tolist()
     estimator.lower_bound_ = estimator.lower_bounds_[-1] if fit["n_iter"] else -np.inf
     estimator.history_ = estimator.lower_bounds_

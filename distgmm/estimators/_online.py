@@ -168,6 +168,7 @@ class OnlineMixin:
         self.lower_bound_ = batch.mean_loglik
         self.history_ = self.lower_bounds_
         self.n_iter_ = len(self.lower_bounds_)
+        self.n_omitted_ = summaries[best].n_omitted  # of this batch
         self.converged_ = False
         return self
 

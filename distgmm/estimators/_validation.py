@@ -85,10 +85,10 @@ def seed_identity(random_state, generator: np.random.RandomState) -> int | str |
     return hashlib.sha256(np.ascontiguousarray(keys).tobytes() + bytes([pos % 256])).hexdigest()
 
 
-def finite_block_log_prob(X, model, origin, out: str):
+def finite_block_log_prob(X, model, origin, out: str, block_info=None):
     """:func:`chunk_weighted_log_prob` of a block, after checking it holds no NaN or inf."""
     check_finite_rows(X, "of a chunk", model)
-    return chunk_weighted_log_prob(X, model, origin, out)
+    return chunk_weighted_log_prob(X, model, origin, out, block_info)
 
 
 #: scikit-learn's names of the initial parameters in its messages.

@@ -106,6 +106,15 @@ class GaussianMixture(OnlineMixin, InformationCriteria, BaseMixture):
         statistics weighs ``(t + 2) ** -step_size_decay`` (Cappé & Moulines 2009).
     burn_in : int, default=0
         ``partial_fit``: batches whose statistics are blended before the first M-step.
+    nan_policy : {'raise', 'marginalize', 'omit'}, default='raise'
+        What a NaN in ``X`` is. 'raise': an error (scikit-learn's behaviour).
+        'marginalize': a missing entry; each row's likelihood is the marginal density of its
+        observed entries, and the M-step uses the conditional means and covariances of the
+        missing ones (exact EM, Ghahramani & Jordan 1994); ``predict``, ``score_samples``
+        and BIC/AIC are marginal too, and a row with every entry missing is an error.
+        'omit': rows holding a NaN are left out of the fit (counted in ``n_omitted_``), and
+        get label -1, NaN probabilities and a NaN score. Infinity is an error under every
+        policy. Data without NaN fit bit for bit alike under all three.
 
     Attributes
     ----------
@@ -126,6 +135,8 @@ class GaussianMixture(OnlineMixin, InformationCriteria, BaseMixture):
         Mean log-likelihood of the parameters entering each iteration of the best fit.
     history_ : list of float
         Same as ``lower_bounds_`` (the convergence curve).
+    n_omitted_ : int
+        Rows ``nan_policy='omit'`` left out of the fit's last pass (0 otherwise).
     labels_ : ndarray, dask array, dask Series or DataArray of shape (n_samples,)
         Component of each training row, in the input's kind (see ``predict``).
     n_features_in_ : int

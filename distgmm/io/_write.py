@@ -227,7 +227,7 @@ def _zarr_target(group, name: str, n_rows: int, rows: int, model: PassModel):
 
 def _predict_block(X, outs, model, origin, row0: int):
     check_finite_rows(X, f"{row0} to {row0 + X.shape[0] - 1}", model)
-    return chunk_predictions(X, model, origin, [_OUTPUTS[o] for o in outs])
+    return chunk_predictions(X, model, origin, [_OUTPUTS[o] for o in outs], row0)
 
 
 def _reporting_errors(X, *kept, task, shared, block_info=None):
