@@ -20,6 +20,7 @@ FIGURES = {
     "02_out_of_core_zarr.ipynb": 2,
     "03_model_selection.ipynb": 3,
     "04_segments.ipynb": 3,
+    "05_missing_values.ipynb": 2,
 }
 #: Notebooks that start a LocalCluster of worker processes.
 CLUSTER = {"02_out_of_core_zarr.ipynb"}
