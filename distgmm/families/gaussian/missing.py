@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...core.family import PassModel
+from ._patterns import Factors, Masked, masked, pattern_covariances
 from .kernel import GaussianKernel
 
 __all__ = ["MarginalGaussianKernel", "marginal_mats"]
@@ -48,78 +49,6 @@ def marginal_mats(covariance_type: str, precisions_chol, n_components: int, n_fe
 
 
 @dataclass(slots=True)
-class _Masked:
-    """A block with missing entries, shifted to the pass origin."""
-
-    x: np.ndarray
-    """The shifted block, 0 where missing."""
-    missing: np.ndarray
-    observed: np.ndarray
-    """float64 0/1 masks."""
-    n_missing: np.ndarray
-    groups: list
-    """``(rows, patterns, inverse, columns, keys)`` per number of missing entries ``r`` (0
-    < r < D): the rows, their distinct missing columns ``(P, r)``, each row's pattern, each
-    row's missing columns ``(n_r, r)``, and the patterns' keys (a list)."""
-    empty: np.ndarray
-    n_inf: int
-    chunk: dict
-    """The chunk's store: factors of patterns already seen (:class:`_Factors`)."""
-    cache: dict = dataclasses.field(default_factory=dict)
-    """Per pass model: what its E-step found that its moments read again."""
-
-
-def _pattern_keys(missing: np.ndarray) -> np.ndarray:
-    """One sortable key per row's set of missing columns."""
-    d = missing.shape[1]
-    if d <= 62:
-        return missing.astype(np.int64) @ (np.int64(1) << np.arange(d, dtype=np.int64))
-    packed = np.ascontiguousarray(np.packbits(missing, axis=1))
-    return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-
-
-def _masked(block: np.ndarray, origin: np.ndarray, missing: np.ndarray, store: dict) -> _Masked:
-    d = block.shape[1]
-    x = np.where(missing, 0.0, block - origin)
-    n_missing = missing.sum(axis=1)
-    partial = np.flatnonzero((n_missing > 0) & (n_missing < d))
-    groups = []
-    if partial.size:
-        keys, first, inverse = np.unique(
-            _pattern_keys(missing[partial]), return_index=True, return_inverse=True
-        )
-        inverse = inverse.reshape(-1)
-        pattern_r = n_missing[partial[first]]
-        row_r = n_missing[partial]
-        local = np.empty(len(first), dtype=np.intp)
-        for r in np.unique(pattern_r):
-            mine = np.flatnonzero(pattern_r == r)
-            local[mine] = np.arange(len(mine))
-            patterns = np.nonzero(missing[partial[first[mine]]])[1].reshape(len(mine), r)
-            in_group = row_r == r
-            rows_inverse = local[inverse[in_group]]
-            groups.append(
-                (
-                    partial[in_group],
-                    patterns,
-                    rows_inverse,
-                    patterns[rows_inverse],
-                    [bytes(k) if isinstance(k, np.void) else int(k) for k in keys[mine]],
-                )
-            )
-    return _Masked(
-        x=x,
-        missing=missing.astype(np.float64),
-        observed=(~missing).astype(np.float64),
-        n_missing=n_missing,
-        groups=groups,
-        empty=n_missing == d,
-        n_inf=int(np.isinf(x).any(axis=1).sum()),
-        chunk=store,
-    )
-
-
-@dataclass(slots=True)
 class _Split:
     """A block with missing entries: its complete rows, as the full kernel views them, and
     the others."""
@@ -128,7 +57,7 @@ class _Split:
     full: object
     """The full kernel's view of the complete rows (None if there are none)."""
     partial: np.ndarray
-    masked: _Masked
+    masked: Masked
     n_rows: int
 
     def spread(self, values: np.ndarray) -> np.ndarray:
@@ -136,46 +65,6 @@ class _Split:
         out = np.zeros(self.n_rows, dtype=bool)
         out[self.partial] = values
         return out
-
-
-class _Factors:
-    """One pass model's conditional covariances ``C = Λ_mm⁻¹`` and ``½ log det Λ_mm`` per
-    missingness pattern, each factored once per chunk (the store lives for one chunk): a
-    pattern recurs in block after block. A matrix's factors do not depend on the others
-    factored with it, so neither do the results."""
-
-    def __init__(self, precisions: np.ndarray) -> None:
-        self.precisions = precisions
-        self.index: dict[int, dict] = {}
-        self.cond: dict[int, np.ndarray] = {}
-        self.half_logdet: dict[int, np.ndarray] = {}
-
-    def get(self, patterns: np.ndarray, keys: list) -> tuple[np.ndarray, np.ndarray]:
-        """``(K, P, r, r)`` and ``(K, P)`` for the patterns ``(P, r)`` of keys ``keys``."""
-        r = patterns.shape[1]
-        index = self.index.setdefault(r, {})
-        new = [j for j, key in enumerate(keys) if key not in index]
-        if new:
-            cond, half = _factor(self.precisions, patterns[new])
-            if r in self.cond:
-                cond = np.concatenate([self.cond[r], cond], axis=1)
-                half = np.concatenate([self.half_logdet[r], half], axis=1)
-            start = len(index)
-            index.update((keys[j], start + i) for i, j in enumerate(new))
-            self.cond[r], self.half_logdet[r] = cond, half
-        if len(new) == len(keys) == len(index):  # the first of these: all new, in order
-            return self.cond[r], self.half_logdet[r]
-        at = np.fromiter((index[key] for key in keys), dtype=np.intp, count=len(keys))
-        return self.cond[r][:, at], self.half_logdet[r][:, at]
-
-
-def _factor(precisions: np.ndarray, patterns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``Λ_mm⁻¹`` and ``½ log det Λ_mm`` of every component for each pattern ``m``."""
-    sub = precisions[:, patterns[:, :, None], patterns[:, None, :]]  # (K, P, r, r): Λ_mm
-    if patterns.shape[1] == 1:  # one missing entry: scalars
-        return 1.0 / sub, 0.5 * np.log(sub[..., 0, 0])
-    chol = np.linalg.cholesky(sub)
-    return np.linalg.inv(sub), np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,8 +99,8 @@ class MarginalGaussianKernel:
         some = missing.any(axis=1)
         complete, partial = np.flatnonzero(~some), np.flatnonzero(some)
         full = self.base.view(block[complete], origin, {}, fast) if complete.size else None
-        masked = _masked(block[partial], origin, missing[partial], store)
-        return _Split(complete, full, partial, masked, len(block))
+        rows = masked(block[partial], origin, missing[partial], store)
+        return _Split(complete, full, partial, rows, len(block))
 
     def skipped_rows(self, view) -> tuple[np.ndarray, np.ndarray] | None:
         if isinstance(view, _Split) and view.masked.empty.any():
@@ -238,7 +127,7 @@ class MarginalGaussianKernel:
         self._masked_log_prob(view.masked, model, part)
         out[:, view.partial] = part
 
-    def _masked_log_prob(self, view: _Masked, model: PassModel, out: np.ndarray) -> None:
+    def _masked_log_prob(self, view: Masked, model: PassModel, out: np.ndarray) -> None:
         precisions, log_u = model.mats[1]
         if self.density in _DIAGONAL:
             _diagonal_log_prob(view, precisions, log_u, model.shift, out)
@@ -258,7 +147,7 @@ class MarginalGaussianKernel:
             self.base.accumulate(view.full, part, model, acc, work)
         self._masked_accumulate(view.masked, resp[:, view.partial], model, acc)
 
-    def _masked_accumulate(self, view: _Masked, resp, model: PassModel, acc) -> None:
+    def _masked_accumulate(self, view: Masked, resp, model: PassModel, acc) -> None:
         rx, scatter = acc
         means = model.shift
         # Conditional expectations under the model's densities in its E-step; other
@@ -276,24 +165,36 @@ class MarginalGaussianKernel:
         # Each row completed, less the component's shift: its observed entries less the
         # mean (cached by the E-step), its missing ones the conditional mean's offset.
         cached = view.cache.pop(id(model), None) if soft else None
-        if cached is not None:
-            centred, found = cached
-            for (rows, _, _, cols, _), (_, shift) in zip(view.groups, found, strict=True):
-                centred[:, rows[:, None], cols] = -shift
-        else:
+        if cached is None:
             centred = _centred(view, means)
-        rx += np.einsum("kn,knd->kd", resp, centred) + resp.sum(axis=1)[:, None] * means
+        else:
+            # Added block by block, as every moment: the sums do not depend on how the
+            # blocks are grouped into chunks.
+            centred, found = cached
+            parts = []
+            for group, (table, slots, shift) in zip(view.groups, found, strict=True):
+                centred[:, group.rows[:, None], group.columns] = -shift
+                rows = resp[:, group.rows[group.order]]
+                weights = np.add.reduceat(rows, group.starts, axis=1)  # per pattern
+                parts.append((group.patterns, table.cond[:, slots], weights))
+            if parts:
+                conditional = pattern_covariances(parts, len(resp), view.x.shape[1])
+                scatter += conditional if self.scatter == "full" else conditional.sum(axis=0)
+        rx += np.matmul(resp[:, None, :], centred)[:, 0] + resp.sum(axis=1)[:, None] * means
         centred *= np.sqrt(resp)[:, :, None]
-        moments = np.matmul(np.swapaxes(centred, 1, 2), centred)
-        if cached is not None:
-            moments += _conditional_covariances(view, resp, found)
-        scatter += moments if self.scatter == "full" else moments.sum(axis=0)
+        product = np.empty(scatter.shape[-2:])
+        for k, rows in enumerate(centred):
+            np.dot(rows.T, rows, out=product)  # BLAS syrk, as the full kernel's moments
+            if self.scatter == "full":
+                scatter[k] += product
+            else:
+                scatter += product
 
     def finish(self, acc, model: PassModel, totals: dict):
         return self.base.finish(acc, model, totals)
 
 
-def _diagonal_log_prob(view: _Masked, precisions, log_u, means, out: np.ndarray) -> None:
+def _diagonal_log_prob(view: Masked, precisions, log_u, means, out: np.ndarray) -> None:
     # Σ_d o_d λ_kd (x_d - μ_kd)² over observed d, by matrix products against the masks.
     x = view.x
     out[...] = precisions @ (x * x).T
@@ -303,52 +204,34 @@ def _diagonal_log_prob(view: _Masked, precisions, log_u, means, out: np.ndarray)
     out -= log_u @ view.missing.T
 
 
-def _dense_log_prob(view: _Masked, precisions, means, key) -> np.ndarray:
+def _dense_log_prob(view: Masked, precisions, means, key) -> np.ndarray:
     """Every component's marginal ``log p(x_o)`` less the full density's normaliser and
-    ``½|m| log 2π``, ``(K, n)``; the conditional covariances and the conditional means'
-    offsets ``C g_m`` are kept in ``view.cache[key]`` for the moments."""
+    ``½|m| log 2π``, ``(K, n)``; the centred rows and the conditional means' offsets
+    ``C g_m`` are kept in ``view.cache[key]`` for the moments."""
     y = _centred(view, means)
     g = np.matmul(y, precisions)  # Λ symmetric: rows of y Λ are Λ y
     maha = np.einsum("knd,knd->kn", y, g)
     logdet = np.zeros(maha.shape)
+    factors = Factors.of(view.chunk, key, precisions)
     found = []
-    factors = view.chunk.get(("factors", key))
-    if factors is None or factors.precisions is not precisions:
-        factors = view.chunk[("factors", key)] = _Factors(precisions)
-    for rows, patterns, inverse, cols, keys in view.groups:
-        cond, half_logdet = factors.get(patterns, keys)
-        gm = g[:, rows[:, None], cols]  # (K, n_r, r)
-        if patterns.shape[1] == 1:
-            shift = cond[:, inverse, 0] * gm
+    for group in view.groups:
+        table, slots = factors.table(group)
+        at = slots[group.inverse]
+        gm = g[:, group.rows[:, None], group.columns]  # (K, n_r, r)
+        if group.patterns.shape[1] == 1:
+            shift = table.cond[:, at, 0] * gm
         else:
-            shift = np.einsum("knij,knj->kni", cond[:, inverse], gm)
-        maha[:, rows] -= np.einsum("kni,kni->kn", gm, shift)
+            shift = np.einsum("knij,knj->kni", table.cond[:, at], gm)
+        maha[:, group.rows] -= np.einsum("kni,kni->kn", gm, shift)
         # log det Σ_oo = log det Σ + log det Λ_mm
-        logdet[:, rows] = half_logdet[:, inverse]
-        found.append((cond, shift))
+        logdet[:, group.rows] = table.half_logdet[:, at]
+        found.append((table, slots, shift))
     view.cache[key] = (y, found)
     return -0.5 * maha - logdet
 
 
-def _centred(view: _Masked, means: np.ndarray) -> np.ndarray:
+def _centred(view: Masked, means: np.ndarray) -> np.ndarray:
     """``(x - μ_k)`` on the observed entries, 0 on the missing ones, ``(K, n, D)``."""
     y = np.subtract(view.x, means[:, None, :])
     y *= view.observed
     return y
-
-
-def _conditional_covariances(view: _Masked, resp: np.ndarray, cached: list) -> np.ndarray:
-    """``Σ_i r_ik C_ik`` per component, each ``C`` in its rows' missing block, (K, D, D)."""
-    k, d = len(resp), view.x.shape[1]
-    out = np.zeros(k * d * d)
-    for (rows, patterns, inverse, _, _), (cond, _) in zip(view.groups, cached, strict=True):
-        order = np.argsort(inverse, kind="stable")
-        starts = np.flatnonzero(np.diff(inverse[order], prepend=-1))
-        weights = np.add.reduceat(resp[:, rows[order]], starts, axis=1)  # soft counts
-        flat = (patterns[:, :, None] * d + patterns[:, None, :])[None] + (np.arange(k) * d * d)[
-            :, None, None, None
-        ]
-        out += np.bincount(
-            flat.ravel(), weights=(weights[:, :, None, None] * cond).ravel(), minlength=k * d * d
-        )
-    return out.reshape(k, d, d)
