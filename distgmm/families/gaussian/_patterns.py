@@ -9,6 +9,7 @@ block), looked up by a key per pattern (its missing columns as bits).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,29 +76,28 @@ def masked(block: np.ndarray, origin: np.ndarray, missing: np.ndarray, store: di
     partial = np.flatnonzero(n_missing < d)
     groups = []
     if partial.size:
-        keys, first, inverse = np.unique(
-            pattern_keys(missing[partial]), return_index=True, return_inverse=True
-        )
-        inverse = inverse.reshape(-1)
-        pattern_r = n_missing[partial[first]]
-        row_r = n_missing[partial]
-        local = np.empty(len(first), dtype=np.intp)
-        for r in np.unique(pattern_r):
-            mine = np.flatnonzero(pattern_r == r)
-            local[mine] = np.arange(len(mine))
-            patterns = np.nonzero(missing[partial[first[mine]]])[1].reshape(len(mine), r)
-            in_group = row_r == r
-            rows_inverse = local[inverse[in_group]]
-            order = np.argsort(rows_inverse, kind="stable")
-            starts = np.flatnonzero(np.diff(rows_inverse[order], prepend=-1))
+        # One sort by size, then key: each group's rows are a run, sorted by pattern.
+        keys = pattern_keys(missing[partial])
+        r_of = n_missing[partial]
+        order = np.lexsort((keys, r_of))
+        rows, keys, r_of = partial[order], keys[order], r_of[order]
+        new_pattern = np.ones(len(rows), dtype=bool)
+        new_pattern[1:] = (keys[1:] != keys[:-1]) | (r_of[1:] != r_of[:-1])
+        bounds = np.flatnonzero(np.diff(r_of, prepend=-1, append=d + 1))
+        for lo, hi in itertools.pairwise(bounds):
+            r = int(r_of[lo])
+            starts = np.flatnonzero(new_pattern[lo:hi])
+            inverse = np.cumsum(new_pattern[lo:hi]) - 1
+            firsts = rows[lo:hi][starts]
+            patterns = np.nonzero(missing[firsts])[1].reshape(len(firsts), r)
             groups.append(
                 Group(
-                    partial[in_group],
+                    rows[lo:hi],
                     patterns,
-                    keys[mine],
-                    rows_inverse,
-                    patterns[rows_inverse],
-                    order,
+                    keys[lo:hi][starts],
+                    inverse,
+                    patterns[inverse],
+                    np.arange(hi - lo),
                     starts,
                 )
             )
@@ -122,6 +122,11 @@ def _factor(precisions: np.ndarray, patterns: np.ndarray) -> tuple[np.ndarray, n
     return np.linalg.inv(sub), np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)
 
 
+#: Factor values a table of one size keeps at most (16 MiB): past it, as when nearly every
+#: row has a pattern of its own, the table starts again rather than grow with the chunk.
+_TABLE_VALUES = 1 << 21
+
+
 class _Table:
     """The factors of the patterns of ``r`` missing entries seen so far, in slots."""
 
@@ -131,24 +136,31 @@ class _Table:
         self.slots = np.empty(0, dtype=np.intp)  # of the sorted keys
         self.cond = np.empty((n_components, 16, r, r))
         self.half_logdet = np.empty((n_components, 16))
+        self.max_slots = max(1024, _TABLE_VALUES // (n_components * r * r))
 
     def find(self, precisions: np.ndarray, patterns: np.ndarray, keys: np.ndarray):
-        """The slots of ``patterns`` (their ``keys``), factored first if new."""
+        """The slots of ``patterns`` (sorted ``keys``, no repeats), factored first if new;
+        valid until the next call."""
         at = np.minimum(np.searchsorted(self.keys, keys), max(self.count - 1, 0))
         known = self.keys[at] == keys if self.count else np.zeros(len(keys), dtype=bool)
+        new = ~known
+        n_new = int(new.sum())
+        if self.count + n_new > self.max_slots:  # full: start again with these
+            self.count, self.keys, self.slots = 0, self.keys[:0], self.slots[:0]
+            known[:], new[:], n_new = False, True, len(keys)
         out = np.empty(len(keys), dtype=np.intp)
         out[known] = self.slots[at[known]]
-        new = ~known
-        if new.any():
-            start, stop = self.count, self.count + int(new.sum())
+        if n_new:
+            start, stop = self.count, self.count + n_new
             self._reserve(stop)
             sl = slice(start, stop)
             self.cond[:, sl], self.half_logdet[:, sl] = _factor(precisions, patterns[new])
             out[new] = np.arange(start, stop)
-            keys = np.concatenate([self.keys, keys[new]])
-            slots = np.concatenate([self.slots, out[new]])
-            order = np.argsort(keys, kind="stable")
-            self.keys, self.slots, self.count = keys[order], slots[order], stop
+            # Both sorted: the new keys go in where they belong (no sort of the table).
+            where = np.searchsorted(self.keys, keys[new])
+            self.keys = np.insert(self.keys, where, keys[new])
+            self.slots = np.insert(self.slots, where, out[new])
+            self.count = stop
         return out
 
     def _reserve(self, n: int) -> None:
@@ -163,6 +175,19 @@ class _Table:
             setattr(self, name, new)
 
 
+class _SingleTable:
+    """The factors of the patterns of one missing entry: the precisions' diagonal, the
+    slot of a pattern its column (no lookup)."""
+
+    def __init__(self, precisions: np.ndarray) -> None:
+        diagonal = np.diagonal(precisions, axis1=1, axis2=2)
+        self.cond = (1.0 / diagonal)[:, :, None, None]
+        self.half_logdet = 0.5 * np.log(diagonal)
+
+    def find(self, precisions: np.ndarray, patterns: np.ndarray, keys: np.ndarray):
+        return patterns[:, 0]
+
+
 class Factors:
     """One pass model's conditional covariances ``C = Λ_mm⁻¹`` and ``½ log det Λ_mm`` per
     missingness pattern, each factored once per chunk (the store lives for one chunk). A
@@ -171,7 +196,7 @@ class Factors:
 
     def __init__(self, precisions: np.ndarray) -> None:
         self.precisions = precisions
-        self.tables: dict[int, _Table] = {}
+        self.tables: dict[int, _Table | _SingleTable] = {}
 
     @classmethod
     def of(cls, store: dict, key, precisions: np.ndarray) -> Factors:
@@ -181,13 +206,15 @@ class Factors:
             found = store[("factors", key)] = cls(precisions)
         return found
 
-    def table(self, group: Group) -> tuple[_Table, np.ndarray]:
+    def table(self, group: Group) -> tuple[_Table | _SingleTable, np.ndarray]:
         """The table of the group's size, and the slots of its patterns there."""
         r = group.patterns.shape[1]
         table = self.tables.get(r)
         if table is None:
             k = len(self.precisions)
-            table = self.tables[r] = _Table(k, r, group.keys.dtype)
+            single = r == 1
+            table = _SingleTable(self.precisions) if single else _Table(k, r, group.keys.dtype)
+            self.tables[r] = table
         return table, table.find(self.precisions, group.patterns, group.keys)
 
 

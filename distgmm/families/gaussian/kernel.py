@@ -80,10 +80,7 @@ class GaussianKernel:
         return block_rows * max(width, n_features)
 
     def log_prob(self, view, model: PassModel, out: np.ndarray, work: np.ndarray) -> None:
-        Xs, X32 = view
-        density = covtypes.get(self.density)
-        fast = X32 is not None and getattr(density, "accepts_float32", _never)(model.mats)
-        density.neg_half_maha(X32 if fast else Xs, model.mats, out, work)
+        view_log_prob(self.density, view, model.mats, out, work)
 
     def new_acc(self, model: PassModel, n_features: int):
         k = model.n_components
@@ -104,6 +101,15 @@ class GaussianKernel:
             sxx=covtypes.get(self.scatter).finish_scatter(scatter, nk, rx, shift),
             shift=shift,
         )
+
+
+def view_log_prob(density: str, view, mats: tuple, out: np.ndarray, work: np.ndarray) -> None:
+    """The log-densities (less the constant) of a view for the matrices ``mats`` of
+    covariance type ``density``: from its float32 copy when the matrices allow it."""
+    Xs, X32 = view
+    kind = covtypes.get(density)
+    fast = X32 is not None and getattr(kind, "accepts_float32", _never)(mats)
+    kind.neg_half_maha(X32 if fast else Xs, mats, out, work)
 
 
 def make_kernel(density: str, scatter: str, nan_policy: str = "raise"):

@@ -19,7 +19,6 @@ own view and arithmetic, bit for bit.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -27,7 +26,7 @@ import numpy as np
 
 from ...core.family import PassModel
 from ._patterns import Factors, Masked, masked, pattern_covariances
-from .kernel import GaussianKernel
+from .kernel import GaussianKernel, view_log_prob
 
 __all__ = ["MarginalGaussianKernel", "marginal_mats"]
 
@@ -115,13 +114,12 @@ class MarginalGaussianKernel:
         return full + view.masked.n_inf
 
     def log_prob(self, view, model: PassModel, out: np.ndarray, work: np.ndarray) -> None:
-        full_model = dataclasses.replace(model, mats=model.mats[0])
         if not isinstance(view, _Split):
-            self.base.log_prob(view, full_model, out, work)
+            view_log_prob(self.density, view, model.mats[0], out, work)
             return
         if view.full is not None:
             part = np.empty((len(out), len(view.complete)))
-            self.base.log_prob(view.full, full_model, part, work)
+            view_log_prob(self.density, view.full, model.mats[0], part, work)
             out[:, view.complete] = part
         part = np.empty((len(out), len(view.partial)))
         self._masked_log_prob(view.masked, model, part)
@@ -218,16 +216,29 @@ def _dense_log_prob(view: Masked, precisions, means, key) -> np.ndarray:
         table, slots = factors.table(group)
         at = slots[group.inverse]
         gm = g[:, group.rows[:, None], group.columns]  # (K, n_r, r)
-        if group.patterns.shape[1] == 1:
-            shift = table.cond[:, at, 0] * gm
-        else:
-            shift = np.einsum("knij,knj->kni", table.cond[:, at], gm)
-        maha[:, group.rows] -= np.einsum("kni,kni->kn", gm, shift)
+        shift = _product(table.cond[:, at], gm)
+        maha[:, group.rows] -= (gm * shift).sum(axis=2)
         # log det Σ_oo = log det Σ + log det Λ_mm
         logdet[:, group.rows] = table.half_logdet[:, at]
         found.append((table, slots, shift))
     view.cache[key] = (y, found)
     return -0.5 * maha - logdet
+
+
+def _product(matrices: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``matrices @ vectors`` for stacks of small ``(r, r)`` matrices and ``(r,)`` vectors;
+    for r <= 3 as r² products of whole stacks (measured 2-6x faster than einsum or matmul
+    there, whose per-matrix overhead dominates)."""
+    r = vectors.shape[-1]
+    if r > 3:
+        return np.matmul(matrices, vectors[..., None])[..., 0]
+    out = np.empty_like(vectors)
+    for i in range(r):
+        row = matrices[..., i, 0] * vectors[..., 0]
+        for j in range(1, r):
+            row += matrices[..., i, j] * vectors[..., j]
+        out[..., i] = row
+    return out
 
 
 def _centred(view: Masked, means: np.ndarray) -> np.ndarray:
