@@ -76,24 +76,51 @@ def result(future) -> Any:
 
     timeout = no_workers_timeout()
     poll = _poll_seconds(timeout)
+    alone = _Alone(timeout)
+    try:
+        while True:
+            _wait_until_done(future, poll, alone)
+            if future.status in ("error", "cancelled"):  # raised at once
+                return future.result()
+            try:
+                return future.result(timeout=poll)
+            except TimeoutError:
+                # Done, then 'lost' or rescheduled: its result was on a worker that died
+                # before the client fetched it ("Couldn't gather ... rescheduling"), and the
+                # task waits for a worker like any other. A task's own TimeoutError is an
+                # 'error' status, raised above.
+                alone.check(future)
+    except SchedulerNoWorkerError as err:  # the scheduler's own timeout came first
+        raise NoWorkerError(err.timeout) from err
+
+
+def _wait_until_done(future, poll: float, alone: _Alone) -> None:
     # Waiting apart from result(): a task's own TimeoutError (a read from a store) must not
     # pass for the end of a poll.
     done = threading.Event()
     future.add_done_callback(lambda _: done.set())
-    alone_since = None
     while not done.wait(poll):
+        alone.check(future)
+
+
+class _Alone:
+    """How long the cluster of a future has had no worker, checked at each poll."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.since: float | None = None
+
+    def check(self, future) -> None:
+        """Cancel ``future`` and raise NoWorkerError once the cluster has had no worker
+        for the timeout."""
         if _has_workers(future.client):
-            alone_since = None
-            continue
+            self.since = None
+            return
         now = time.monotonic()
-        alone_since = now if alone_since is None else alone_since
-        if now - alone_since >= timeout:
+        self.since = now if self.since is None else self.since
+        if now - self.since >= self.timeout:
             future.cancel()
-            raise NoWorkerError(timeout)
-    try:
-        return future.result()
-    except SchedulerNoWorkerError as err:  # the scheduler's own timeout came first
-        raise NoWorkerError(err.timeout) from err
+            raise NoWorkerError(self.timeout)
 
 
 def _has_workers(client) -> bool:
