@@ -340,8 +340,9 @@ def _refuse_missing(missing: np.ndarray, col, label: str, kind: str, allowed=Fal
     if isinstance(allowed, str):
         raise InvalidInputError(f"{label} has a missing value ({value!r}): {allowed}.")
     raise InvalidInputError(
-        f"{label} has a missing value ({value!r}): a {kind!r} column cannot have missing "
-        "values yet. Fill or drop those rows first."
+        f"{label} has a missing value ({value!r}) in a {kind!r} column. Fill or drop those "
+        "rows, or fit with nan_policy='marginalize' (a missing value adds no factor) or "
+        "'omit' (rows with one are left out)."
     )
 
 

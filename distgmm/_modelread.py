@@ -149,8 +149,11 @@ def _check_header(header: dict[str, Any], fail, kind) -> dict[str, tuple[int, ..
     if not _is_int(n_iter) or n_iter < 0:
         raise fail(f"fit.n_iter {shown(n_iter)} is not an integer >= 0")
     n_omitted = fit.get("n_omitted_", 0)
-    if not _is_int(n_omitted) or n_omitted < 0:
-        raise fail(f"fit.n_omitted_ {shown(n_omitted)} is not an integer >= 0")
+    if not _is_int(n_omitted) or not 0 <= n_omitted < 2**53:
+        raise fail(f"fit.n_omitted_ {shown(n_omitted)} is not a row count")
+    policy = header["params"].get("nan_policy") if isinstance(header.get("params"), dict) else None
+    if n_omitted and policy != "omit":
+        raise fail(f"fit.n_omitted_ is {n_omitted}, but the model's nan_policy is {policy!r}")
     if not isinstance(fit.get("converged"), bool):
         raise fail(f"fit.converged {shown(fit.get('converged'))} is not a boolean")
     if fit.get("n_features_in_") != d:

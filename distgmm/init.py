@@ -154,8 +154,8 @@ def _sample(passes: Passes, n_components: int, seed: int, nan_policy: str = "rai
     if bad:
         raise InvalidInputError(
             f"Input X contains NaN or infinity ({bad} of {size} sampled rows). "
-            "Remove or impute those rows before fitting, or fit with nan_policy="
-            "'marginalize' (a NaN is a missing entry) or 'omit'."
+            "Remove or impute those rows before fitting; for NaN, fit with nan_policy="
+            "'marginalize' (a missing entry) or 'omit'. Infinity is an error under every policy."
         )
     check_spread(sample, n)
     return sample
@@ -176,14 +176,19 @@ def _complete(sample: np.ndarray, nan_policy: str, n_components: int) -> np.ndar
             )
         return sample
     sample = sample[~missing.all(axis=1)]
-    missing = np.isnan(sample)
-    counts = (~missing).sum(axis=0)
-    if not len(sample) or not counts.all():
+    if len(sample) < n_components:
         raise InvalidInputError(
-            "A column of X has no observed value in the initialisation's sample of rows: "
-            "a column that is all NaN cannot be fitted. Drop it."
+            f"Only {len(sample)} rows of the initialisation's sample have an observed entry, "
+            f"fewer than n_components={n_components}: X is (almost) all NaN."
         )
-    means = np.where(missing, 0.0, sample).sum(axis=0) / counts
+    missing = np.isnan(sample)
+    # Means over the finite values (an infinity is reported by the check that follows); a
+    # column without any in the sample reads 0 here, and the passes find out whether it has
+    # any value at all (Summary.unobserved).
+    finite = np.isfinite(sample)
+    counts = finite.sum(axis=0)
+    sums = np.where(finite, sample, 0.0).sum(axis=0)
+    means = np.divide(sums, counts, out=np.zeros(sample.shape[1]), where=counts > 0)
     return np.where(missing, means, sample)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 import warnings
@@ -74,16 +73,14 @@ def _criteria(gm, X, client, n: int | None = None) -> dict[str, float]:
     variational E-step's summed weights (a lower bound on the log predictive density), as
     ``mean_score``.
     """
-    n = n_rows(X, client) if n is None else n
-    total = float(compute(client, gm.score_samples(X).sum()))
     if is_bayesian(gm):
-        return {"mean_score": total / n}
-    n_parameters = gm._n_parameters()  # the count bic() and aic() use
-    return {
-        "mean_log_likelihood": total / n,
-        "bic": -2.0 * total + n_parameters * math.log(n),
-        "aic": -2.0 * total + 2 * n_parameters,
-    }
+        n = n_rows(X, client) if n is None else n
+        return {"mean_score": float(compute(client, gm.score_samples(X).sum())) / n}
+    # The library's own sums (rows left out by nan_policy='omit' count nowhere), in one
+    # computation.
+    mean, weight = gm._weighted_mean(X, None)
+    bic, aic = gm._criteria(mean, weight)
+    return {"mean_log_likelihood": mean, "bic": bic, "aic": aic}
 
 
 def _fit_record(gm) -> dict[str, Any]:
@@ -155,7 +152,7 @@ def _outcome(gm) -> str:
     state = "converged after" if gm.converged_ else "did not converge in"
     omitted = getattr(gm, "n_omitted_", 0)
     if omitted:
-        state = f"{omitted} rows with a NaN left out (nan_policy='omit'); {state}"
+        state = f"{omitted} rows with a NaN left out; {state}"
     if not is_bayesian(gm):
         return f"{state} {gm.n_iter_} iterations, lower bound {gm.lower_bound_:.6f}"
     return (

@@ -152,6 +152,8 @@ def model_data(args: argparse.Namespace, keep: list[str] | None = None):
                 f"{type(gm).__name__}"
             )
         select_model_columns(args, gm)
+        # Parquet nulls are missing entries to a model that reads NaN as such.
+        args.nan_policy = getattr(gm, "nan_policy", "raise")
         X = _open_data(args)
         _check_features(gm, X, args.data)
         return gm, X, None

@@ -23,6 +23,7 @@ __all__ = [
     "normalize_log_resp",
     "row_uniforms",
     "split_by_scratch",
+    "unobserved_columns",
 ]
 
 
@@ -88,6 +89,7 @@ class _Accumulator:
         self.n_omitted = 0
         self.n_empty = 0
         self.first_empty = -1
+        self.unobserved = 0  # set by chunk_summaries for a marginalising kernel
         # Kernels of a missing-value policy say which rows of a block they leave out.
         self.skipped_rows = getattr(self.kernel, "skipped_rows", None)
         self.omits = getattr(self.kernel, "nan_policy", "raise") == "omit"
@@ -179,6 +181,7 @@ class _Accumulator:
             "n_omitted": self.n_omitted,
             "n_empty": self.n_empty,
             "first_empty": self.first_empty,
+            "unobserved": self.unobserved,
             "nk": self.nk,
             "entropy": self.entropy,
         }
@@ -240,6 +243,10 @@ def chunk_summaries(
         for (_, block), members in groups.items():
             kernel, store = models[members[0]].kernel, {}
             accs = [_Accumulator(models[i], n_features, block) for i in members]
+            if getattr(kernel, "nan_policy", "") == "marginalize":
+                unobserved = unobserved_columns(X)
+                for acc in accs:
+                    acc.unobserved = unobserved
             for start in range(0, n_rows, block):
                 stop = min(start + block, n_rows)
                 view = kernel.view(X[start:stop], origin, store)
@@ -249,6 +256,12 @@ def chunk_summaries(
             for i, acc in zip(members, accs, strict=True):
                 out[i] = acc.finish()
     return out
+
+
+def unobserved_columns(X: np.ndarray) -> int:
+    """The columns of ``X`` that are NaN in every row, as bits (bit j: column j)."""
+    none = np.isnan(X).all(axis=0) if len(X) else np.ones(X.shape[1], dtype=bool)
+    return int.from_bytes(np.packbits(none, bitorder="little").tobytes(), "little")
 
 
 def model_scratch(model: PassModel, n_features: int, block_rows: int | None = None) -> int:

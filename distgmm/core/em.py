@@ -79,11 +79,17 @@ def check_stats(stats: Summary) -> None:
     if stats.n_nonfinite:
         raise InvalidInputError(
             f"Input X contains NaN or infinity in {stats.n_nonfinite} of {stats.n_rows} rows. "
-            "Remove or impute those rows before fitting, or fit with nan_policy="
-            "'marginalize' (a NaN is a missing entry) or 'omit'."
+            "Remove or impute those rows before fitting; for NaN, fit with nan_policy="
+            "'marginalize' (a missing entry) or 'omit'. Infinity is an error under every policy."
         )
     if stats.n_overflow:
         raise InvalidInputError(overflow_message(f"{stats.n_overflow} of {stats.n_rows} rows"))
+    if stats.unobserved:
+        column = (stats.unobserved & -stats.unobserved).bit_length() - 1
+        raise InvalidInputError(
+            f"Column {column} of X has no observed value: it is missing (NaN) in every row, "
+            "so there is nothing to fit it to. Drop that column."
+        )
     if stats.n_empty and not stats.n_omitted:
         total = stats.n_rows + stats.n_empty
         raise InvalidInputError(

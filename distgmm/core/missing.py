@@ -57,9 +57,12 @@ class OmitRows:
         missing = np.isnan(block)
         if not missing.any():
             return self.base.view(block, origin, store, fast)
-        filled = np.where(missing, np.broadcast_to(origin, block.shape), block)
+        # A row holding an infinity is kept as it is, to be reported (an error under every
+        # policy); the rows left out read as the origin, so they reach no sum.
+        skip = missing.any(axis=1) & ~np.isinf(block).any(axis=1)
+        filled = np.where(skip[:, None], np.broadcast_to(origin, block.shape), block)
         view = self.base.view(filled.astype(block.dtype, copy=False), origin, store, fast)
-        return _Omitted(view, missing.any(axis=1), missing.all(axis=1))
+        return _Omitted(view, skip, missing.all(axis=1))
 
     def skipped_rows(self, view) -> tuple[np.ndarray, np.ndarray] | None:
         return (view.skip, view.empty) if isinstance(view, _Omitted) else None

@@ -18,7 +18,16 @@ __all__ = ["COUNTS", "blend", "normalised", "step_size"]
 
 #: Summary fields that count rows rather than weigh them: never scaled.
 COUNTS = frozenset(
-    {"n_rows", "n_nonfinite", "n_overflow", "n_impossible", "n_omitted", "n_empty", "first_empty"}
+    {
+        "n_rows",
+        "n_nonfinite",
+        "n_overflow",
+        "n_impossible",
+        "n_omitted",
+        "n_empty",
+        "first_empty",
+        "unobserved",
+    }
 )
 
 

@@ -14,7 +14,12 @@ __all__ = ["check_finite_rows", "chunk_predictions", "chunk_weighted_log_prob"]
 
 
 def chunk_weighted_log_prob(
-    X: np.ndarray, model: PassModel, origin: np.ndarray, out: str, block_info=None
+    X: np.ndarray,
+    model: PassModel,
+    origin: np.ndarray,
+    out: str,
+    block_info=None,
+    row0: int | None = None,
 ) -> np.ndarray:
     """Per-row results of one model's E-step over a chunk, computed block by block.
 
@@ -29,22 +34,26 @@ def chunk_weighted_log_prob(
         log-probabilities ``const_k + log p(x | k)``.
     block_info : dict, optional
         Dask's, when mapped over a dask array's blocks: where the chunk is, so that an
-        error names the rows of ``X`` rather than of the chunk.
+        error names the rows of the data rather than of the chunk.
+    row0 : int, optional
+        The chunk's first row in the data, when known otherwise (0 for the whole data).
 
     Returns
     -------
     ndarray
         ``(n_rows,)`` int64 labels or float64 scores, or ``(n_rows, K)`` float64.
     """
-    return chunk_predictions(X, model, origin, (out,), _first_row(block_info))[0]
+    if row0 is None:
+        row0 = _first_row(block_info)
+    return chunk_predictions(X, model, origin, (out,), row0)[0]
 
 
-def _first_row(block_info) -> int:
-    """The index of a dask block's first row in its array (0 when not known)."""
+def _first_row(block_info) -> int | None:
+    """The index of a dask block's first row in its array (None when not known)."""
     try:
         return int(block_info[0]["array-location"][0][0])
     except (TypeError, KeyError, IndexError):
-        return 0
+        return None
 
 
 def check_finite_rows(X: np.ndarray, where: str, model: PassModel | None = None) -> None:
@@ -65,10 +74,14 @@ def check_finite_rows(X: np.ndarray, where: str, model: PassModel | None = None)
 
 
 def chunk_predictions(
-    X: np.ndarray, model: PassModel, origin: np.ndarray, outs: Sequence[str], row0: int = 0
+    X: np.ndarray,
+    model: PassModel,
+    origin: np.ndarray,
+    outs: Sequence[str],
+    row0: int | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Several of :func:`chunk_weighted_log_prob`'s results from one E-step over a chunk
-    whose first row is row ``row0`` of the data (for error messages)."""
+    whose first row is row ``row0`` of the data (None: not known), for error messages."""
     n_rows, n_features = X.shape
     k, kernel = model.n_components, model.kernel
     results = tuple(
@@ -96,14 +109,14 @@ def chunk_predictions(
         w += model.const[:, None]
         skip = None if skipped_rows is None else skipped_rows(view)
         if skip is not None:
-            skip = _skipped(skip, kernel, row0 + start)
+            skip = _skipped(skip, kernel, start, row0)
             w[:, skip] = 0.0  # their results are NaN / -1, below
         # A row of probability 0 under every component (a discrete value no component can
         # produce, as a model fitted with alpha=0 may give): its log-likelihood is -inf,
         # its component and responsibilities undefined, never silently NaN or 0.
         impossible = np.isneginf(w.max(axis=0))
         if impossible.any() and set(outs) & {"labels", "proba"}:
-            raise InvalidInputError(_impossible_message(impossible, row0 + start))
+            raise InvalidInputError(_impossible_message(impossible, start, row0))
         lse = None
         for i in order:
             out, result = outs[i], results[i]
@@ -122,24 +135,30 @@ def chunk_predictions(
     return results
 
 
-def _skipped(rows: tuple, kernel, start: int) -> np.ndarray:
+def _rows(rows: np.ndarray, start: int, row0: int | None) -> str:
+    """``rows`` of a block starting at ``start`` of a chunk, as an error names them."""
+    first = start + int(rows[0]) if len(rows) else start
+    if row0 is None:
+        return f"{len(rows)} row(s) of a chunk (the first its row {first})"
+    return f"{len(rows)} row(s) of X (the first row {row0 + first})"
+
+
+def _skipped(rows: tuple, kernel, start: int, row0: int | None) -> np.ndarray:
     """The rows of a block left out (``nan_policy='omit'``); an error for a row with every
     entry missing under 'marginalize', which has no likelihood to give."""
     skip, empty = rows
     if empty.any() and getattr(kernel, "nan_policy", "") != "omit":
-        first = start + int(np.flatnonzero(empty)[0])
         raise InvalidInputError(
-            f"{int(empty.sum())} row(s) of X (the first row {first}) have every "
-            "entry missing (NaN): such a row has no likelihood to marginalise, no component "
-            "and no score. Drop those rows, or use nan_policy='omit' (label -1, score NaN)."
+            f"{_rows(np.flatnonzero(empty), start, row0)} have every entry missing (NaN): "
+            "such a row has no likelihood to marginalise, no component and no score. Drop "
+            "those rows, or use nan_policy='omit' (label -1, score NaN)."
         )
     return skip
 
 
-def _impossible_message(impossible: np.ndarray, start: int) -> str:
-    first = start + int(np.flatnonzero(impossible)[0])
+def _impossible_message(impossible: np.ndarray, start: int, row0: int | None) -> str:
     return (
-        f"{int(impossible.sum())} row(s) of X (the first row {first}) have "
+        f"{_rows(np.flatnonzero(impossible), start, row0)} have "
         "probability 0 under every component of the model, so they have no component and "
         "no responsibilities: they hold a value no component can produce (a model fitted "
         "with alpha=0 gives probability 0 to what its training data never showed). "

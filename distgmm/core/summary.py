@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FIRST", "SHIFT", "Summary", "add_field"]
+__all__ = ["ALL", "FIRST", "SHIFT", "Summary", "add_field"]
 
 #: ``field(metadata=SHIFT)`` marks a field as the point moments are taken about: ``+``
 #: requires it equal in both summaries and keeps it.
 SHIFT = {"shift": True}
 #: ``field(metadata=FIRST)`` marks a row index, -1 for none: ``+`` keeps the smaller one.
 FIRST = {"first": True}
+#: ``field(metadata=ALL)`` marks a bit set of columns true of every row: ``+`` intersects.
+ALL = {"all": True}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,11 +48,15 @@ class Summary:
     ``zero_likelihood`` (a discrete value no component can produce) counts them here
     rather than as an overflow."""
     n_omitted: int = 0
-    """Rows a kernel's ``kept_rows`` left out (``nan_policy='omit'``): in no other total."""
+    """Rows a kernel's ``skipped_rows`` left out (``nan_policy='omit'``): in no other
+    total."""
     n_empty: int = 0
-    """Rows with every entry missing (a kernel's ``empty_rows``): they have no likelihood."""
+    """Rows with every entry missing (a kernel's ``skipped_rows``): no likelihood."""
     first_empty: int = field(default=-1, metadata=FIRST)
     """Global index of the first such row, -1 for none."""
+    unobserved: int = field(default=0, metadata=ALL)
+    """The columns (bit j: column j) missing in every row, counted for a kernel that
+    marginalises missing entries: a column without any value cannot be fitted."""
     entropy: float = 0.0
     """``-Σ_i w_i Σ_k r_ik log r_ik``, accumulated when the pass model asks for it (the
     variational lower bound needs it), else 0."""
@@ -83,4 +89,6 @@ def add_field(f: dataclasses.Field, mine, theirs):
     if f.metadata.get("first"):  # a row index, -1 for none
         low = min(mine, theirs)
         return low if low >= 0 else max(mine, theirs)
+    if f.metadata.get("all"):
+        return mine & theirs
     return mine + theirs

@@ -61,7 +61,7 @@ class Inference:
         except ValueError as err:  # one error type for bad data, numpy or dask
             if is_dataframe(X):  # pandas, polars: name the column that is not numbers
                 check_numeric_columns(X, type(self).__name__)
-            raise InvalidInputError(str(err)) from err
+            raise InvalidInputError(_with_policy_hint(self, str(err))) from err
 
     def _check_table(self, X, reset: bool, lengths: bool):
         if is_dask_frame(X) and lengths:
@@ -118,7 +118,7 @@ class Inference:
                 }
             )
             return X.map_blocks(block_fn, shared, origin, out, dtype=dtype, **shape)
-        return chunk_weighted_log_prob(X, model, origin, out)
+        return chunk_weighted_log_prob(X, model, origin, out, row0=0)
 
     def _inference(self, X, out: str):
         check_is_fitted(self)
@@ -271,6 +271,11 @@ class Inference:
             with connected(self.client) as client:  # a wait that ends if no worker is left
                 parts = compute(client, parts) if client is not None else parts.compute()
             total, scaled, weight = parts
+        if not float(scaled) > 0:  # nan_policy='omit' left out every row
+            raise InvalidInputError(
+                "Every row of X holds a missing entry (NaN), and nan_policy='omit' leaves "
+                "them all out: there is no row to score."
+            )
         return float(total) / float(scaled), float(weight)
 
     def _score_sums(self, X, sample_weight):
@@ -282,16 +287,13 @@ class Inference:
         # scaled weights: sums of scores times weights near 1e308 would overflow
         weights = check_sample_weight(sample_weight, n, lazy=isinstance(scores, da.Array))
         w, weight = weights.values, weights.total
-        if getattr(self, "nan_policy", "raise") == "omit":  # rows left out score NaN
-            kept = ~(da.isnan(scores) if isinstance(scores, da.Array) else np.isnan(scores))
+        if getattr(self, "nan_policy", "raise") == "omit":
+            # The rows left out score NaN: they weigh nothing, in the criteria's n too.
+            xp = da if isinstance(scores, da.Array) else np
+            kept = ~xp.isnan(scores)
             w_all = n if w is None else w.sum()
             w = kept * 1.0 if w is None else w * kept
-            scores = (
-                da.where(kept, scores, 0.0)
-                if isinstance(scores, da.Array)
-                else (np.where(kept, scores, 0.0))
-            )
-            total, scaled = (scores * w).sum(), w.sum()
+            total, scaled = (xp.where(kept, scores, 0.0) * w).sum(), w.sum()
             return total, scaled, weight * scaled / w_all
         total, scaled = (scores.sum(), n) if w is None else ((scores * w).sum(), w.sum())
         return total, scaled, weight
@@ -360,3 +362,14 @@ def _finite(estimator) -> bool | str:
     """scikit-learn's ``ensure_all_finite``: NaN is a missing entry unless the policy is
     'raise' (infinity is refused either way)."""
     return getattr(estimator, "nan_policy", "raise") == "raise" or "allow-nan"
+
+
+def _with_policy_hint(estimator, message: str) -> str:
+    """scikit-learn's NaN error, plus what this estimator can do about NaN."""
+    if "NaN" in message and "nan_policy" in getattr(estimator, "_parameter_constraints", {}):
+        end = "" if message.rstrip().endswith(".") else "."
+        return (
+            f"{message.rstrip()}{end} Or fit with nan_policy='marginalize' (a NaN is a missing "
+            "entry) or 'omit' (rows with a NaN are left out)."
+        )
+    return message

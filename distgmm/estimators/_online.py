@@ -284,7 +284,7 @@ def running_shapes(header: dict, family, fail) -> dict[str, tuple]:
 
 
 #: Summary scalars newer than the first files with online state, which lack them.
-_ADDED = frozenset({"n_omitted", "n_empty", "first_empty"})
+_ADDED = frozenset({"n_omitted", "n_empty", "first_empty", "unobserved"})
 #: The most values a model file's running statistics may hold (a 1 GiB template).
 _MAX_TEMPLATE_VALUES = 2**27
 

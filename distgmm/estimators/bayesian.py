@@ -28,7 +28,7 @@ _PRIORS = (
 _COMMON = {
     k: v
     for k, v in GaussianMixture._parameter_constraints.items()
-    if k not in ("weights_init", "means_init", "precisions_init")
+    if k not in ("weights_init", "means_init", "precisions_init", "nan_policy")
 }
 
 

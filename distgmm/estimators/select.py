@@ -293,21 +293,19 @@ def _criteria(estimators, errors, X, sample_weight, client) -> list[tuple[float,
     ]
     lazy = [(i, s) for i, s in enumerate(sums) if s is not None and _is_lazy(s)]
     if lazy:
-        parts = [
-            da.stack([da.asarray(s[0], dtype=np.float64), da.asarray(s[1], np.float64)])
-            for _, s in lazy
-        ]
+        # the weights' sum too: lazy under nan_policy='omit' (the rows not left out)
+        parts = [da.stack([da.asarray(v, dtype=np.float64) for v in s]) for _, s in lazy]
         stacked = da.stack(parts)
         done = compute(client, stacked) if client is not None else stacked.compute()
-        for (i, s), (total, scaled) in zip(lazy, done, strict=True):
-            sums[i] = (total, scaled, s[2])
+        for (i, _), (total, scaled, weight) in zip(lazy, done, strict=True):
+            sums[i] = (total, scaled, weight)
     out: list[tuple[float, float] | None] = []
     for est, s in zip(estimators, sums, strict=True):
         if s is None:
             out.append(None)
             continue
         total, scaled, weight = s
-        out.append(est._criteria(float(total) / float(scaled), weight))
+        out.append(est._criteria(float(total) / float(scaled), float(weight)))
     return out
 
 

@@ -31,10 +31,9 @@ class Group:
     """Each row's pattern, ``(n_r,)``."""
     columns: np.ndarray
     """Each row's missing columns, ``(n_r, r)``."""
-    order: np.ndarray
     starts: np.ndarray
-    """The rows sorted by pattern and where each pattern's run starts: per-pattern sums
-    are one ``np.add.reduceat``."""
+    """Where each pattern's run of rows starts (the rows are sorted by pattern): per-pattern
+    sums are one ``np.add.reduceat``."""
 
 
 @dataclass(slots=True)
@@ -97,7 +96,6 @@ def masked(block: np.ndarray, origin: np.ndarray, missing: np.ndarray, store: di
                     keys[lo:hi][starts],
                     inverse,
                     patterns[inverse],
-                    np.arange(hi - lo),
                     starts,
                 )
             )

@@ -10,7 +10,7 @@ where missing, ``g = Λ y`` and ``C = Λ_mm⁻¹`` (the conditional covariance o
   plus ``-½ log det Λ_mm + ½ |m| log 2π``;
 * conditional mean of the missing entries: ``μ_m - C g_m``.
 
-Only ``|m| x |m|`` matrices are factored, once per block, model, component and missingness
+Only ``|m| x |m|`` matrices are factored, once per chunk, model, component and missingness
 pattern (rows grouped by their number of missing entries, then by pattern), never per row.
 Diagonal and spherical covariances need no factor: their sums run over the observed
 entries by masked matrix products. A block without NaN is :class:`~.kernel.GaussianKernel`'s
@@ -172,8 +172,7 @@ class MarginalGaussianKernel:
             parts = []
             for group, (table, slots, shift) in zip(view.groups, found, strict=True):
                 centred[:, group.rows[:, None], group.columns] = -shift
-                rows = resp[:, group.rows[group.order]]
-                weights = np.add.reduceat(rows, group.starts, axis=1)  # per pattern
+                weights = np.add.reduceat(resp[:, group.rows], group.starts, axis=1)
                 parts.append((group.patterns, table.cond[:, slots], weights))
             if parts:
                 conditional = pattern_covariances(parts, len(resp), view.x.shape[1])
