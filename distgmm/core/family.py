@@ -68,6 +68,11 @@ class Kernel(Protocol):
     def finish(self, acc: Any, model: PassModel, totals: dict) -> Summary:
         """The summary: the core's ``totals`` (Summary's fields) and the moments."""
 
+    # A kernel of a missing-value policy (:mod:`distgmm.core.missing`) also has
+    # ``nan_policy`` ('marginalize' or 'omit'; 'raise' when absent) and
+    # ``skipped_rows(view) -> (skip, empty) | None``: the rows of the block that weigh
+    # nothing, and those with every entry missing (the chunk pass counts both).
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class PassModel:

@@ -351,11 +351,8 @@ class Inference:
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = getattr(self, "nan_policy", "raise") != "raise"
         return tags
-
-
-#: What validating X sets on the estimator before any fitting happens.
 
 
 def _finite(estimator) -> bool | str:

@@ -58,8 +58,7 @@ def open_dataset(
     storage_options : dict, optional
     missing_chunks : {'warn', 'raise', 'ignore'}, default='warn'
         Zarr: what to do about absent stored chunks (see :func:`read_zarr`).
-
-    missing_values : bool
+    missing_values : bool, default=False
         Parquet nulls and NaN are missing entries, read as NaN (for a fit with
         ``nan_policy`` 'marginalize' or 'omit'), not errors.
 
