@@ -1,57 +1,25 @@
 """Time per EM iteration with entries missing (``nan_policy="marginalize"``) against no NaN.
 
-What is measured
-    ``--rows`` x ``--features`` float64 rows (default 1,000,000 x 16) of a mixture of
-    ``--components`` Gaussians (default 8) with correlated (full) covariances, held in
-    memory (nothing is written to disk). From them, four inputs:
-
-    * ``no NaN``: the complete rows, fitted with ``nan_policy="raise"`` (the default): the
-      reference, today's code path;
-    * ``0 %``: the same complete rows with ``nan_policy="marginalize"``. Blocks without NaN
-      take the reference's code path, so its time should equal the reference's, and its
-      model is checked to be the reference's bit for bit;
-    * ``1 %``, ``10 %``, ``30 %`` (``--percents``): each entry removed (set to NaN)
-      independently with that probability, ``nan_policy="marginalize"``. The removals are
-      nested (one uniform draw per entry, removed below the fraction): the 1 % entries are
-      also missing at 10 % and 30 %. A row left with no observed entry (0.3**16 x 1M = 0.004
-      such rows expected at 30 %) gets one entry back, chosen at random: a fit refuses it.
-
-    Every fit is ``GaussianMixture(n_components=--components, covariance_type="full",
-    max_iter=--iters, tol=0)`` from the same given start (``weights_init``, ``means_init``,
-    ``precisions_init``: one EM iteration of a fit on the first 20,000 complete rows), so
-    every fit runs exactly ``--iters`` iterations from the same parameters. The seconds of
-    an iteration are the fit's own timing of it (its pass over the data and its M-step:
-    ``em_report.seconds`` of the ``distgmm.core.em`` log records); a fit's figure is the
-    median of its iterations, the first left out (on a cluster it also ships the graph's
-    functions to the workers). The figure printed is the median over ``--repeats`` repeats;
-    each repeat fits every input once, in an order rotated from one repeat to the next, so
-    that the machine's background load hits them alike. The ratio is an input's figure over
-    the no-NaN reference's, of the same runner; the target at 10 % is at most 2x.
-
-    Two runners:
-
-    * ``numpy``: the numpy arrays, in this process (distgmm's thread pool, no scheduler);
-    * ``dask``: dask arrays persisted on a ``distgmm.local_client`` of ``--workers``
-      single-threaded worker processes (chunks of at most 128 MiB, a multiple of the
-      workers), before any timing.
-
-    The table also says how many rows hold a NaN and how many missingness patterns there
-    are (in all, and on average per 4,096 rows, the largest block the pass walks a chunk
-    in): the E-step computes each pattern's marginal Cholesky factors once, not per row,
-    so its cost grows with the patterns as well as with the missing entries.
+``--rows`` x ``--features`` float64 rows (default 1,000,000 x 16) of a mixture of
+``--components`` Gaussians (default 8) with full covariances, in memory. Four inputs: the
+complete rows under ``nan_policy="raise"`` (the reference); the same under "marginalize"
+(``0 %``: today's code path, checked bit-identical); and ``--percents`` of the entries
+removed at random (nested draws; a row left empty gets one entry back). Every fit starts
+from the same given parameters and runs exactly ``--iters`` iterations (``tol=0``); an
+iteration's seconds are the fit's own timing of it (``em_report.seconds``), the median of
+a fit's iterations (the first left out), then the median over ``--repeats`` repeats in a
+rotated order. Runners: ``numpy`` in this process, and ``dask`` arrays persisted on a
+local cluster of ``--workers`` single-threaded processes. The table also counts the rows
+with a NaN and the missingness patterns (each pattern's factors are computed once per
+chunk, not per row). Target at 10 %: at most 2x the reference.
 
 Usage::
 
-    python benchmarks/missing.py                      # 1,000,000 x 16, K=8; ~40 min on 2 cores
-    python benchmarks/missing.py --rows 200000        # 1/5 of the time
-    python benchmarks/missing.py --runners numpy --percents 0,10 --repeats 5
+    python benchmarks/missing.py                      # 1,000,000 x 16, K=8
+    python benchmarks/missing.py --rows 200000 --runners numpy --percents 0,10
 
-Most of the time goes to the 30 % input (in a run at 200,000 rows, under a load average of
-about 6 from other jobs on 2 cores, 8 minutes in all).
-
-The exit status is 0 (a missed target is reported, not an error), 1 if a check fails: a fit
-that did not run ``--iters`` iterations, a non-finite bound, or the 0 % fit not bit-identical
-to the reference.
+Exit status 0 (a missed target is reported, not an error); 1 if a check fails (a fit that
+did not run ``--iters`` iterations, a non-finite bound, or the 0 % fit not bit-identical).
 """
 
 from __future__ import annotations
