@@ -15,12 +15,32 @@ import numpy as np
 
 from .family import Kernel
 
-__all__ = ["NAN_POLICIES", "OmitRows"]
+__all__ = ["NAN_POLICIES", "OmitRows", "Wrapper"]
 
 #: 'raise': a NaN is an input error (scikit-learn's behaviour); 'marginalize': a NaN is a
 #: missing entry, each row's likelihood is over its observed entries; 'omit': rows with a
 #: NaN are left out of fits and get no prediction.
 NAN_POLICIES = ("raise", "marginalize", "omit")
+
+
+class Wrapper:
+    """What a kernel of a missing-value policy forwards to the family's kernel ``base``
+    unchanged: its block size, scratch, accumulator and summary."""
+
+    __slots__ = ()
+    base: Kernel
+
+    def block_rows(self, n_components: int, n_features: int) -> int:
+        return self.base.block_rows(n_components, n_features)
+
+    def work_size(self, n_components: int, n_features: int, block_rows: int) -> int:
+        return self.base.work_size(n_components, n_features, block_rows)
+
+    def new_acc(self, model, n_features: int):
+        return self.base.new_acc(model, n_features)
+
+    def finish(self, acc, model, totals: dict):
+        return self.base.finish(acc, model, totals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +53,7 @@ class _Omitted:
 
 
 @dataclass(frozen=True, slots=True)
-class OmitRows:
+class OmitRows(Wrapper):
     """``base``, leaving out the rows of a block that hold NaN."""
 
     base: Kernel
@@ -46,12 +66,6 @@ class OmitRows:
     @property
     def zero_likelihood(self) -> bool:
         return getattr(self.base, "zero_likelihood", False)
-
-    def block_rows(self, n_components: int, n_features: int) -> int:
-        return self.base.block_rows(n_components, n_features)
-
-    def work_size(self, n_components: int, n_features: int, block_rows: int) -> int:
-        return self.base.work_size(n_components, n_features, block_rows)
 
     def view(self, block: np.ndarray, origin: np.ndarray, store: dict, fast: bool = True):
         missing = np.isnan(block)
@@ -73,14 +87,8 @@ class OmitRows:
     def log_prob(self, view, model, out: np.ndarray, work: np.ndarray) -> None:
         self.base.log_prob(_inner(view), model, out, work)
 
-    def new_acc(self, model, n_features: int):
-        return self.base.new_acc(model, n_features)
-
     def accumulate(self, view, resp, model, acc, work) -> None:
         self.base.accumulate(_inner(view), resp, model, acc, work)
-
-    def finish(self, acc, model, totals: dict):
-        return self.base.finish(acc, model, totals)
 
 
 def _inner(view):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.family import PassModel
+from ..core.missing import Wrapper
 from .mixed import ProductKernel
 
 __all__ = ["MarginalProductKernel"]
@@ -35,7 +36,7 @@ class _MaskedBlock:
 
 
 @dataclass(frozen=True, slots=True)
-class MarginalProductKernel:
+class MarginalProductKernel(Wrapper):
     """:class:`~.mixed.ProductKernel` of the same groups (made with ``marginal=True``),
     marginal over missing entries."""
 
@@ -50,12 +51,6 @@ class MarginalProductKernel:
     @property
     def view_key(self) -> tuple:
         return ("marginal", self.base.view_key)
-
-    def block_rows(self, n_components: int, n_features: int) -> int:
-        return self.base.block_rows(n_components, n_features)
-
-    def work_size(self, n_components: int, n_features: int, block_rows: int) -> int:
-        return self.base.work_size(n_components, n_features, block_rows)
 
     def view(self, block: np.ndarray, origin: np.ndarray, store: dict, fast: bool = True):
         block = np.asarray(block, dtype=np.float64)
@@ -86,9 +81,6 @@ class MarginalProductKernel:
             view = (None, view.views, view.row_const)
         self.base.log_prob(view, model, out, work)
 
-    def new_acc(self, model: PassModel, n_features: int) -> list:
-        return self.base.new_acc(model, n_features)
-
     def accumulate(self, view, resp, model: PassModel, acc, work) -> None:
         views = view.views if isinstance(view, _MaskedBlock) else view[1]
         for i, (term, v, a) in enumerate(zip(self.terms, views, acc, strict=True)):
@@ -98,6 +90,3 @@ class MarginalProductKernel:
                 term.accumulate(v, resp, shift, a, work)
             else:
                 marginal(v, resp, shift, model.mats[i], model.assign, a, work)
-
-    def finish(self, acc, model: PassModel, totals: dict):
-        return self.base.finish(acc, model, totals)

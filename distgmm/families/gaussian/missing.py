@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...core.family import PassModel
+from ...core.missing import Wrapper
 from ._patterns import Factors, Masked, masked, pattern_covariances
 from .kernel import GaussianKernel, view_log_prob
 
@@ -67,7 +68,7 @@ class _Split:
 
 
 @dataclass(frozen=True, slots=True)
-class MarginalGaussianKernel:
+class MarginalGaussianKernel(Wrapper):
     """:class:`~.kernel.GaussianKernel` of the same types, marginal over missing entries.
 
     The pass model's ``mats`` are ``(kernel matrices, marginal_mats(...))``; passes that
@@ -83,12 +84,6 @@ class MarginalGaussianKernel:
     @property
     def base(self) -> GaussianKernel:
         return GaussianKernel(self.density, self.scatter)
-
-    def block_rows(self, n_components: int, n_features: int) -> int:
-        return self.base.block_rows(n_components, n_features)
-
-    def work_size(self, n_components: int, n_features: int, block_rows: int) -> int:
-        return self.base.work_size(n_components, n_features, block_rows)
 
     def view(self, block: np.ndarray, origin: np.ndarray, store: dict, fast: bool = True):
         missing = np.isnan(block)
@@ -132,9 +127,6 @@ class MarginalGaussianKernel:
         else:
             out[...] = _dense_log_prob(view, precisions, model.shift, id(model))
         out += _HALF_LOG_2PI * view.n_missing
-
-    def new_acc(self, model: PassModel, n_features: int):
-        return self.base.new_acc(model, n_features)
 
     def accumulate(self, view, resp, model: PassModel, acc, work) -> None:
         if not isinstance(view, _Split):
@@ -186,9 +178,6 @@ class MarginalGaussianKernel:
                 scatter[k] += product
             else:
                 scatter += product
-
-    def finish(self, acc, model: PassModel, totals: dict):
-        return self.base.finish(acc, model, totals)
 
 
 def _diagonal_log_prob(view: Masked, precisions, log_u, means, out: np.ndarray) -> None:
