@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .family import PassModel
+from .missing import UNOBSERVED
 from .summary import Summary
 
 __all__ = [
@@ -23,7 +24,6 @@ __all__ = [
     "normalize_log_resp",
     "row_uniforms",
     "split_by_scratch",
-    "unobserved_columns",
 ]
 
 
@@ -243,25 +243,20 @@ def chunk_summaries(
         for (_, block), members in groups.items():
             kernel, store = models[members[0]].kernel, {}
             accs = [_Accumulator(models[i], n_features, block) for i in members]
-            if getattr(kernel, "nan_policy", "") == "marginalize":
-                unobserved = unobserved_columns(X)
-                for acc in accs:
-                    acc.unobserved = unobserved
             for start in range(0, n_rows, block):
                 stop = min(start + block, n_rows)
                 view = kernel.view(X[start:stop], origin, store)
                 weights = None if sample_weight is None else sample_weight[start:stop]
                 for acc in accs:
                     acc.add(view, stop - start, weights, row0 + start)
+            # The columns missing in every row the views saw (a marginalising kernel's
+            # note), every column of no row at all.
+            unobserved = store.get(UNOBSERVED, -1 if n_rows == 0 else None)
             for i, acc in zip(members, accs, strict=True):
+                if unobserved is not None:
+                    acc.unobserved = unobserved
                 out[i] = acc.finish()
     return out
-
-
-def unobserved_columns(X: np.ndarray) -> int:
-    """The columns of ``X`` that are NaN in every row, as bits (bit j: column j)."""
-    none = np.isnan(X).all(axis=0) if len(X) else np.ones(X.shape[1], dtype=bool)
-    return int.from_bytes(np.packbits(none, bitorder="little").tobytes(), "little")
 
 
 def model_scratch(model: PassModel, n_features: int, block_rows: int | None = None) -> int:

@@ -15,12 +15,31 @@ import numpy as np
 
 from .family import Kernel
 
-__all__ = ["NAN_POLICIES", "OmitRows", "Wrapper"]
+__all__ = ["NAN_POLICIES", "UNOBSERVED", "OmitRows", "Wrapper", "note_unobserved"]
 
 #: 'raise': a NaN is an input error (scikit-learn's behaviour); 'marginalize': a NaN is a
 #: missing entry, each row's likelihood is over its observed entries; 'omit': rows with a
 #: NaN are left out of fits and get no prediction.
 NAN_POLICIES = ("raise", "marginalize", "omit")
+
+
+#: Key of a chunk's store where a marginalising kernel's views note, as bits (bit j: column
+#: j), the columns missing in every row seen so far (Summary.unobserved).
+UNOBSERVED = "unobserved columns"
+
+
+def note_unobserved(store: dict, missing: np.ndarray) -> None:
+    """Note in ``store`` the columns of a block missing in all its rows (``missing``: the
+    block's NaN mask), intersected with the earlier blocks'."""
+    seen = store.get(UNOBSERVED, -1)
+    if seen == 0:  # a column of every block is observed somewhere: nothing left to learn
+        return
+    if missing.any():
+        bits = np.packbits(missing.all(axis=0), bitorder="little").tobytes()
+        seen &= int.from_bytes(bits, "little")
+    else:
+        seen = 0
+    store[UNOBSERVED] = seen
 
 
 class Wrapper:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.family import PassModel
-from ..core.missing import Wrapper
+from ..core.missing import Wrapper, note_unobserved
 from .mixed import ProductKernel
 
 __all__ = ["MarginalProductKernel"]
@@ -55,6 +55,7 @@ class MarginalProductKernel(Wrapper):
     def view(self, block: np.ndarray, origin: np.ndarray, store: dict, fast: bool = True):
         block = np.asarray(block, dtype=np.float64)
         missing = np.isnan(block)
+        note_unobserved(store, missing)
         if not missing.any():
             return self.base.view(block, origin, store, fast)
         views = tuple(t.masked_view(block, origin, store, missing) for t in self.terms)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...core.family import PassModel
-from ...core.missing import Wrapper
+from ...core.missing import Wrapper, note_unobserved
 from ._patterns import Factors, Masked, masked, pattern_covariances
 from .kernel import GaussianKernel, view_log_prob
 
@@ -87,6 +87,7 @@ class MarginalGaussianKernel(Wrapper):
 
     def view(self, block: np.ndarray, origin: np.ndarray, store: dict, fast: bool = True):
         missing = np.isnan(block)
+        note_unobserved(store, missing)
         if not missing.any():
             return self.base.view(block, origin, store, fast)
         # Complete rows take the full kernel's E-step and moments; the others the masked.

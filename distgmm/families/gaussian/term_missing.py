@@ -59,7 +59,9 @@ def masked_view(term, block: np.ndarray, origin: np.ndarray, store: dict, missin
         return term.view(block, origin, store)
     kernel = _kernel(term)
     origin = np.asarray(origin, dtype=np.float64)[columns]
-    view = kernel.view(np.ascontiguousarray(block[:, columns]), origin, store, False)
+    # The group's own store: its columns are not the block's (notes, factors).
+    own = store.setdefault(("gaussian group", term.columns), {})
+    view = kernel.view(np.ascontiguousarray(block[:, columns]), origin, own, False)
     skipped = kernel.skipped_rows(view)
     return _GroupView(view, None if skipped is None else skipped[1])
 
