@@ -268,7 +268,7 @@ def table(
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Time per EM iteration of GaussianMixture(nan_policy='marginalize') with "
-        "0, 1, 10 and 30 %% of the entries missing, against the no-NaN path."
+        "0, 1, 10 and 30 % of the entries missing, against the no-NaN path."
     )
     p.add_argument("--rows", type=int, default=1_000_000, help="rows (default 1_000_000)")
     p.add_argument("--features", type=int, default=16, help="columns (default 16)")
