@@ -169,3 +169,16 @@ def test_cli_bayesian_has_no_nan_policy(gaps, tmp_path):
     assert result.returncode == 2, result.stderr
     assert "--nan-policy" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_parquet_missing_values_keep_the_ragged_list_check(tmp_path):
+    ragged = pa.array([[1.0, 2.0], [3.0], [4.0, 5.0, 6.0], [7.0, 8.0]])
+    pq.write_table(pa.table({"v": ragged}), tmp_path / "ragged.parquet")
+    with pytest.raises(InvalidInputError, match="is ragged"):
+        distgmm.read_parquet(tmp_path / "ragged.parquet", missing_values=True).compute()
+    gaps = {"v": pa.array([[1.0, None], None, [7.0, 8.0]]), "a": pa.array([1, None, 3])}
+    pq.write_table(pa.table(gaps), tmp_path / "gaps.parquet")
+    values = distgmm.read_parquet(tmp_path / "gaps.parquet", missing_values=True).compute()
+    np.testing.assert_array_equal(
+        values, [[1.0, np.nan, 1.0], [np.nan, np.nan, np.nan], [7.0, 8.0, 3.0]]
+    )

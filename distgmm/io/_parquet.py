@@ -19,6 +19,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dask.base import tokenize
 
@@ -165,16 +166,18 @@ _AS_MISSING = (
 
 
 def _column_values(column: pa.ChunkedArray, name: str, width: int, source, chunk: int):
-    if source.missing_values and (column.null_count or _is_list(column.type)):
-        return _with_nan(column, width)
-    if column.null_count:
+    """A column's values, ``(rows, width)``; nulls are NaN if ``source.missing_values``
+    (a null list: all its values), else errors naming the files, as ragged lists are."""
+    if column.null_count and not source.missing_values:
         raise InvalidInputError(
             f"Parquet column {name!r} has {column.null_count} null value(s) in "
             f"{source.where(chunk)}. Drop or fill the nulls first, " + _AS_MISSING
         )
     if width == 1 and not _is_list(column.type):
-        return column.to_numpy()[:, None]
+        return _numbers(column.combine_chunks() if column.null_count else column)[:, None]
     values = column.combine_chunks()
+    if values.null_count:  # a null list is missing whole
+        values = pc.if_else(values.is_null(), pa.scalar([None] * width, values.type), values)
     lengths = values.value_lengths().to_numpy(zero_copy_only=False)
     if lengths.size and (lengths.min() != width or lengths.max() != width):
         raise InvalidInputError(
@@ -183,27 +186,19 @@ def _column_values(column: pa.ChunkedArray, name: str, width: int, source, chunk
             f"{width}. Store fixed-length vectors."
         )
     flat = values.flatten()
-    if flat.null_count:
+    if flat.null_count and not source.missing_values:
         raise InvalidInputError(
             f"Parquet column {name!r} has {flat.null_count} null value(s) inside its lists "
             f"in {source.where(chunk)}. Drop or fill the nulls first, " + _AS_MISSING
         )
-    return flat.to_numpy().reshape(-1, width)
+    return _numbers(flat).reshape(-1, width)
 
 
-def _with_nan(column: pa.ChunkedArray, width: int) -> np.ndarray:
-    """A column's values with its nulls (a null list: all its values) as NaN."""
-    import pyarrow.compute as pc
-
-    values = column.combine_chunks()
-    if width == 1 and not _is_list(values.type):
-        return pc.fill_null(values.cast(pa.float64()), np.nan).to_numpy()[:, None]
-    if values.null_count:  # a null list is missing whole
-        values = pc.if_else(values.is_null(), pa.scalar([None] * width, values.type), values)
-    flat = pc.fill_null(values.flatten().cast(pa.float64()), np.nan).to_numpy()
-    if flat.size != len(values) * width:
-        raise InvalidInputError(f"Parquet list column is ragged: every row needs {width} values.")
-    return flat.reshape(-1, width)
+def _numbers(values) -> np.ndarray:
+    """Arrow numbers as numpy: as stored, or as float64 with NaN for their nulls."""
+    if not values.null_count:
+        return values.to_numpy()
+    return pc.fill_null(values.cast(pa.float64()), np.nan).to_numpy()
 
 
 def _is_list(kind: pa.DataType) -> bool:
