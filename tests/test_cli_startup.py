@@ -48,6 +48,7 @@ def test_python_m_distgmm_is_the_console_script(argv):
 
 def test_the_parsers_copies_of_library_choices_are_the_librarys():
     from distgmm.cli import _choices
+    from distgmm.core.missing import NAN_POLICIES
     from distgmm.estimators._terms import FAMILIES
     from distgmm.families.gaussian.covtypes import COVARIANCE_TYPES
     from distgmm.families.gaussian.vb import PRIOR_TYPES
@@ -57,6 +58,7 @@ def test_the_parsers_copies_of_library_choices_are_the_librarys():
     assert _choices.PRIOR_TYPES == PRIOR_TYPES
     assert _choices.DEFAULT_CHUNK_BYTES == DEFAULT_CHUNK_BYTES
     assert set(_choices.GROUP_FAMILIES) == set(FAMILIES)
+    assert _choices.NAN_POLICIES == NAN_POLICIES
 
 
 def test_lazy_package_names():

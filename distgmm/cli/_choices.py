@@ -17,5 +17,8 @@ PRIOR_TYPES: tuple[str, ...] = ("dirichlet_process", "dirichlet_distribution")
 #: them after ``gaussian``: the column groups of ``--family mixed``.
 GROUP_FAMILIES: tuple[str, ...] = ("gaussian", "categorical", "bernoulli", "poisson", "multinomial")
 
+#: :data:`distgmm.core.missing.NAN_POLICIES`
+NAN_POLICIES: tuple[str, ...] = ("raise", "marginalize", "omit")
+
 #: :data:`distgmm.io.DEFAULT_CHUNK_BYTES`
 DEFAULT_CHUNK_BYTES = 64 * 2**20

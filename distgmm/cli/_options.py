@@ -10,7 +10,7 @@ from importlib import import_module
 
 from .. import __version__
 from ._bayesian import MODELS, add_prior_options
-from ._choices import COVARIANCE_TYPES, DEFAULT_CHUNK_BYTES
+from ._choices import COVARIANCE_TYPES, DEFAULT_CHUNK_BYTES, NAN_POLICIES
 from ._errors import _ERROR_PREFIX, EXIT_USAGE
 from ._families import add_family_options, add_handle_unknown
 
@@ -206,7 +206,7 @@ def _fit_options() -> argparse.ArgumentParser:
     group.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help=default)
     group.add_argument(
         "--nan-policy",
-        choices=("raise", "marginalize", "omit"),
+        choices=NAN_POLICIES,
         default="raise",
         help="a NaN (a Parquet null) is an error, a missing entry the likelihood "
         "marginalises, or drops its row (label -1); default: %(default)s",

@@ -152,7 +152,8 @@ class _Accumulator:
         if rows is None:
             return None
         skip, empty = rows
-        self.n_omitted += int(skip.sum()) - int(empty.sum()) * (not self.omits)
+        if self.omits:  # under 'marginalize' the rows skipped are the empty ones
+            self.n_omitted += int(skip.sum())
         if empty.any():
             self.n_empty += int(empty.sum())
             if self.first_empty < 0:

@@ -97,7 +97,7 @@ def check_stats(stats: Summary) -> None:
             f"first row {stats.first_empty}: such a row has no likelihood to marginalise. "
             "Drop those rows, or use nan_policy='omit'."
         )
-    if stats.n_omitted >= stats.n_rows + stats.n_omitted and stats.n_omitted:
+    if stats.n_omitted and not stats.n_rows:
         raise InvalidInputError(
             f"Every row of X ({stats.n_omitted}) holds a missing entry (NaN), and "
             "nan_policy='omit' leaves them all out: nothing is left to fit. Use "

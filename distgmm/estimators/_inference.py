@@ -49,14 +49,17 @@ class Inference:
         """
         if is_dask_frame(X) or is_xarray(X):
             return self._check_table(X, reset, lengths)
-        finite = _finite(self)
         if isinstance(X, da.Array):
             checked = check_dask_X(self, X, reset)
             check_feature_names(self, X, reset)  # a Parquet-read array names its columns
             return checked
         try:
             return validate_data(
-                self, X, dtype=[np.float64, np.float32], reset=reset, ensure_all_finite=finite
+                self,
+                X,
+                dtype=[np.float64, np.float32],
+                reset=reset,
+                ensure_all_finite=_finite(self),
             )
         except ValueError as err:  # one error type for bad data, numpy or dask
             if is_dataframe(X):  # pandas, polars: name the column that is not numbers

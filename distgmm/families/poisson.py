@@ -116,13 +116,12 @@ class PoissonTerm(CountTerm):
         return rates
 
 
+@dataclass(frozen=True, slots=True, eq=False)
 class _Missing:
     """A block's counts with missing entries: ``x`` (0 where missing) and ``missing``."""
 
-    __slots__ = ("missing", "x")
-
-    def __init__(self, x: np.ndarray, missing: np.ndarray):
-        self.x, self.missing = x, missing
+    x: np.ndarray
+    missing: np.ndarray
 
 
 def _observed(moments: tuple) -> np.ndarray:

@@ -11,6 +11,8 @@ whose group columns hold no NaN is the term's own view and arithmetic, bit for b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ...core.family import PassModel
@@ -19,25 +21,24 @@ from .missing import MarginalGaussianKernel, marginal_mats
 __all__ = ["GaussianMats", "accumulate_masked", "log_prob", "masked_view", "prepare"]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
 class GaussianMats:
     """A marginal group's pass matrices: ``full`` the covariance type's (a block without
     NaN), ``model`` the marginal kernel's pass model of the group, ``covariances`` the
     components' (the moments of a row missing the whole group)."""
 
-    __slots__ = ("covariances", "full", "model")
+    full: tuple
+    model: PassModel
+    covariances: np.ndarray
 
-    def __init__(self, full, model: PassModel, covariances: np.ndarray):
-        self.full, self.model, self.covariances = full, model, covariances
 
-
+@dataclass(frozen=True, slots=True, eq=False)
 class _GroupView:
     """The marginal kernel's view of the group's columns of a block with NaN, and the
-    rows missing all of them."""
+    rows missing all of them (None: no such row)."""
 
-    __slots__ = ("empty", "view")
-
-    def __init__(self, view, empty):
-        self.view, self.empty = view, empty
+    view: object
+    empty: np.ndarray | None
 
 
 def _kernel(term) -> MarginalGaussianKernel:
