@@ -73,6 +73,7 @@ def model(tmp_path, npy) -> Path:
         ),
         pytest.param(["fit", "x.npy", "--out", "model.npz"], id="out-exists"),
         pytest.param(["select", "x.npy", "-k", "1", "--out", "model.npz"], id="select-out-exists"),
+        pytest.param(["fit", "x.npy", "--out", "m.npz", "--checkpoint", "model.npz"], id="ckpt"),
     ],
 )
 def test_outputs_that_would_destroy_something_are_refused(tmp_path, npy, model, args):
@@ -99,6 +100,31 @@ def test_an_existing_model_is_replaced_only_with_overwrite(tmp_path, npy, model,
     assert done.returncode == 0, done.stderr
     assert distgmm.load(model).n_components == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz", "x.npy"]
+
+
+def test_an_existing_checkpoint_is_replaced_only_with_overwrite(tmp_path, npy, scheduler):
+    checkpoint = tmp_path / "fit.ckpt"
+
+    def fit(iterations: int, out: str, *flags: str) -> subprocess.CompletedProcess:
+        return run(
+            "fit", npy, "-k", "2", "--tol", "0", "--max-iter", iterations, "--scheduler",
+            scheduler, "--checkpoint", checkpoint, "--out", tmp_path / out, *flags,
+        )  # fmt: skip
+
+    assert fit(2, "2.npz").returncode == 0
+    saved = checkpoint.read_bytes()
+    line = assert_one_error_line(fit(3, "3.npz"), 2)  # neither --resume nor --overwrite
+    assert line.endswith(
+        "The checkpoint exists; pass --resume to continue from it, or --overwrite to start "
+        f"afresh and replace it: {checkpoint}"
+    ), line
+    assert checkpoint.read_bytes() == saved
+    assert not (tmp_path / "3.npz").exists()
+    assert fit(3, "3.npz", "--resume").returncode == 0
+    assert checkpoint_iteration(checkpoint) == 3
+    assert fit(1, "1.npz", "--overwrite").returncode == 0  # replaced, not continued
+    assert checkpoint_iteration(checkpoint) == 1
+    assert distgmm.load(tmp_path / "1.npz").n_iter_ == 1
 
 
 def test_an_unwritable_output_folder_fails_before_the_fit(npy):

@@ -278,7 +278,9 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--resume", action="store_true", help="continue from --checkpoint if it exists"
     )
-    fit.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    fit.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out (and --checkpoint)"
+    )
     add_prior_options(fit, _float_at_least(0.0, strict=True))
     add_family_options(fit, _names, _float_at_least(0.0))
     fit.set_defaults(func=_command("._fitting", "_fit"))

@@ -62,7 +62,8 @@ def _input_overlap(path: str, inputs: list[tuple[str, str]]) -> str | None:
 def check_outputs(
     args: argparse.Namespace, outputs: dict[str, str | None], *, files: bool = True
 ) -> None:
-    """Fail fast for outputs that would overwrite the input, each other, or an existing file.
+    """Fail fast for outputs that would overwrite the input, each other, or an existing file
+    (a checkpoint is one unless ``--resume`` continues it).
 
     ``outputs`` maps an option (``"--out"``) to its path. ``files``: the outputs are model
     files or checkpoints; otherwise ``--out`` is an output folder (predictions), first
@@ -91,6 +92,15 @@ def check_outputs(
     if out is not None and not args.overwrite and _exists(out, args.storage_options):
         raise FileExistsError(
             errno.EEXIST, "The output exists; pass --overwrite to replace it", out
+        )
+    # A fit that does not resume starts its checkpoint afresh: only when asked, as --out.
+    checkpoint = given.get("--checkpoint")
+    if checkpoint and not (args.resume or args.overwrite) and os.path.lexists(checkpoint):
+        raise FileExistsError(
+            errno.EEXIST,
+            "The checkpoint exists; pass --resume to continue from it, or --overwrite to "
+            "start afresh and replace it",
+            checkpoint,
         )
     for option, path in local:
         if files:
