@@ -32,6 +32,8 @@ FORMAT = "distgmm-checkpoint"
 FORMAT_VERSION = 1
 _BOUNDS = "lower_bounds"
 _HINT = " Delete it to start afresh."
+#: Rows the last pass of a model left out, and of those the ones with no entry at all.
+_ROWS = ("n_omitted", "n_empty")
 
 
 def check_local(path: str | os.PathLike | None, given_as: str) -> None:
@@ -67,6 +69,8 @@ def save_checkpoint(
                 "covariance_type": _kind(codec, r.params),
                 "n_iter": r.n_iter,
                 "converged": r.converged,
+                "n_omitted": r.n_omitted,
+                "n_empty": r.n_empty,
             }
             for r in progress.results
         ],
@@ -146,7 +150,11 @@ def _read_progress(npz: SafeNpz, header: dict, fingerprint: dict, codec):
         if not np.isfinite(arrays[_BOUNDS]).all():
             raise npz.fail(f"model {i}: its lower bounds are not finite")
         bounds = arrays[_BOUNDS].tolist()
-        results.append(EMResult(params, bounds, n_iter, model["converged"]))
+        rows = {name: model.get(name, 0) for name in _ROWS}  # written before nan_policy: 0
+        n_samples = fingerprint.get("n_samples", 2**53)
+        if not all(_is_int(n) and 0 <= n <= n_samples for n in rows.values()):
+            raise npz.fail(f"model {i}: its n_omitted or n_empty is not a count of rows")
+        results.append(EMResult(params, bounds, n_iter, model["converged"], **rows))
     return EMProgress(iteration, results, previous.tolist()), origin
 
 

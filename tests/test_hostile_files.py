@@ -248,11 +248,19 @@ def _checkpoint_variants(members: dict) -> dict[str, tuple[dict, object]]:
     no_fingerprint = {k: v for k, v in header.items() if k != "fingerprint"}
     no_models = {**header, "models": []}
     raw = dict(members)
+    rows = header["fingerprint"]["n_samples"]
+
+    def first_model(**values) -> dict:
+        return {**header, "models": [{**header["models"][0], **values}, *header["models"][1:]]}
+
     return {
         "list-header": (members, "[1, 2]"),
         "no-fingerprint": (members, no_fingerprint),
         "no-models": (members, no_models),
         "raw-bytes": (raw, None),
+        "negative-omitted": (members, first_model(n_omitted=-1)),
+        "too-many-empty": (members, first_model(n_empty=rows + 1)),
+        "text-omitted": (members, first_model(n_omitted="3")),
     }
 
 
@@ -263,6 +271,9 @@ def _checkpoint_variants(members: dict) -> dict[str, tuple[dict, object]]:
         ("no-fingerprint", "no 'fingerprint'"),
         ("no-models", "'models'"),
         ("raw-bytes", r"not a \.npy array"),
+        ("negative-omitted", "model 0: its n_omitted or n_empty is not a count of rows"),
+        ("too-many-empty", "model 0: its n_omitted or n_empty is not a count of rows"),
+        ("text-omitted", "model 0: its n_omitted or n_empty is not a count of rows"),
     ],
 )
 def test_malformed_checkpoint_is_an_input_error(checkpoint, variant, words):

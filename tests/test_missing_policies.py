@@ -163,6 +163,20 @@ def test_omit_warns_of_rows_without_observed_entries(gaps):
     assert (gm.predict(X)[[5, 300]] == -1).all()
 
 
+def test_a_resumed_fit_keeps_its_count_of_omitted_rows(gaps, tmp_path):
+    X, init = gaps
+    X = X.copy()
+    X[[5, 300]] = np.nan
+    kw = dict(nan_policy="omit", max_iter=3, tol=0.0, checkpoint=tmp_path / "fit.ckpt", **init)
+    with pytest.warns(UserWarning, match=r"\b2 rows .*every entry missing"):
+        fitted = GaussianMixture(3, **kw).fit(X)
+    # Nothing left to run: the counts come from the checkpoint, not from a pass.
+    with pytest.warns(UserWarning, match=r"\b2 rows .*every entry missing"):
+        resumed = GaussianMixture(3, resume=True, **kw).fit(X)
+    assert resumed.n_iter_ == fitted.n_iter_ == 3
+    assert resumed.n_omitted_ == fitted.n_omitted_ == np.isnan(X).any(axis=1).sum()
+
+
 @LAZY
 def test_omitting_every_row_is_an_error(lazy):
     X = np.random.default_rng(0).normal(size=(200, 3))
