@@ -547,7 +547,7 @@ def test_sample_weights_count_by_their_ratios(X):
     ],
 )
 def test_invalid_priors_raise_sklearns_message(X, covariance_type, prior):
-    kw = dict(n_components=2, covariance_type=covariance_type, max_iter=2, **prior)
+    kw = dict(n_components=2, covariance_type=covariance_type, max_iter=2, random_state=0, **prior)
     with pytest.raises(ValueError) as theirs:  # the messages are compared below
         SkBGM(**kw).fit(X)
     for data in (X, da.from_array(X, chunks=(100, -1))):

@@ -169,7 +169,11 @@ def test_tiny_variance_far_from_the_origin_is_kept(covariance_type):
     full and tied scatters are taken about each component's mean, so they resolve it."""
     X, parts = _far_clusters_with_tiny_variance()
     gm = GaussianMixture(
-        2, covariance_type=covariance_type, reg_covar=0.0, means_init=[[-1e4] * 2, [1e4] * 2]
+        2,
+        covariance_type=covariance_type,
+        reg_covar=0.0,
+        means_init=[[-1e4] * 2, [1e4] * 2],
+        random_state=0,
     ).fit(X)
     exact = [np.cov(p.T, bias=True) for p in parts]
     want = np.stack(exact) if covariance_type == "full" else (exact[0] + exact[1]) / 2

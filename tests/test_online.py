@@ -302,7 +302,9 @@ def _assert_close_moments(mine, theirs) -> None:
 
 def _random_params(covariance_type: str, d: int, rng):
     means = rng.normal(0.0, 6.0, (3, d))
-    model = GaussianMixture(3, covariance_type=covariance_type, max_iter=0, means_init=means)
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, max_iter=0, means_init=means, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return model.fit(rng.normal(0.0, 6.0, (200, d)))._params()
