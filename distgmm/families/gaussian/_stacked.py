@@ -4,8 +4,10 @@ The marginal E-step factors one ``r x r`` block of a precision matrix per compon
 missingness pattern: tens of thousands of 2 x 2 to 8 x 8 matrices a chunk. LAPACK through
 ``np.linalg`` pays a fixed cost per matrix that dwarfs the arithmetic there; the same
 Cholesky algorithm written as ``O(r³)`` operations on whole stacks, one array per matrix
-entry, is 5-30x faster (measured for r = 2 to 8, a few hundred to a few thousand
-patterns, K = 8). Each matrix's result depends on its own entries only, as LAPACK's.
+entry, is 3-10x faster for a few hundred patterns (measured for r = 2 to 8, K = 8) and
+costs at most ~0.5 ms more for a handful. In a chunk pass at 30 % missing entries (131k x 16,
+K = 8, one thread) it took a third off the time; at 10 %, the same time. Each matrix's
+result depends on its own entries only, as LAPACK's.
 """
 
 from __future__ import annotations
