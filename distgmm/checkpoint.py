@@ -150,10 +150,18 @@ def _read_progress(npz: SafeNpz, header: dict, fingerprint: dict, codec):
         if not np.isfinite(arrays[_BOUNDS]).all():
             raise npz.fail(f"model {i}: its lower bounds are not finite")
         bounds = arrays[_BOUNDS].tolist()
-        rows = {name: model.get(name, 0) for name in _ROWS}  # written before nan_policy: 0
+        rows = {name: model.get(name, 0) for name in _ROWS}  # absent from older files: 0
         n_samples = fingerprint.get("n_samples", 2**53)
         if not all(_is_int(n) and 0 <= n <= n_samples for n in rows.values()):
             raise npz.fail(f"model {i}: its n_omitted or n_empty is not a count of rows")
+        # Only 'omit' leaves rows out, and a row without entries only among those (any
+        # other policy raises for it).
+        omits = fingerprint.get("nan_policy") == "omit"
+        if rows["n_empty"] > rows["n_omitted"] or (rows["n_omitted"] and not omits):
+            raise npz.fail(
+                f"model {i}: its n_omitted {rows['n_omitted']} and n_empty {rows['n_empty']} "
+                "are not what a fit of its nan_policy leaves out"
+            )
         results.append(EMResult(params, bounds, n_iter, model["converged"], **rows))
     return EMProgress(iteration, results, previous.tolist()), origin
 

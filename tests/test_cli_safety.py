@@ -120,7 +120,9 @@ def test_an_existing_checkpoint_is_replaced_only_with_overwrite(tmp_path, npy, s
     ), line
     assert checkpoint.read_bytes() == saved
     assert not (tmp_path / "3.npz").exists()
-    assert fit(3, "3.npz", "--resume").returncode == 0
+    resumed = fit(3, "3.npz", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from the checkpoint" in resumed.stderr
     assert checkpoint_iteration(checkpoint) == 3
     assert fit(1, "1.npz", "--overwrite").returncode == 0  # replaced, not continued
     assert checkpoint_iteration(checkpoint) == 1

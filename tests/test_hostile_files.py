@@ -261,6 +261,9 @@ def _checkpoint_variants(members: dict) -> dict[str, tuple[dict, object]]:
         "negative-omitted": (members, first_model(n_omitted=-1)),
         "too-many-empty": (members, first_model(n_empty=rows + 1)),
         "text-omitted": (members, first_model(n_omitted="3")),
+        "bool-omitted": (members, first_model(n_omitted=True)),
+        "omitted-not-omit": (members, first_model(n_omitted=5, n_empty=2)),
+        "empty-not-omitted": (members, first_model(n_empty=1)),
     }
 
 
@@ -274,6 +277,9 @@ def _checkpoint_variants(members: dict) -> dict[str, tuple[dict, object]]:
         ("negative-omitted", "model 0: its n_omitted or n_empty is not a count of rows"),
         ("too-many-empty", "model 0: its n_omitted or n_empty is not a count of rows"),
         ("text-omitted", "model 0: its n_omitted or n_empty is not a count of rows"),
+        ("bool-omitted", "model 0: its n_omitted or n_empty is not a count of rows"),
+        ("omitted-not-omit", "model 0: its n_omitted 5 and n_empty 2 are not what a fit"),
+        ("empty-not-omitted", "model 0: its n_omitted 0 and n_empty 1 are not what a fit"),
     ],
 )
 def test_malformed_checkpoint_is_an_input_error(checkpoint, variant, words):
@@ -292,6 +298,17 @@ def test_malformed_checkpoint_is_an_input_error(checkpoint, variant, words):
     with pytest.raises(InvalidInputError, match=words) as info:
         load_checkpoint(path, fingerprint)
     assert str(path) in str(info.value)
+
+
+def test_a_checkpoint_without_row_counts_reads_them_as_zero(checkpoint):
+    """Checkpoints written before n_omitted and n_empty were kept still resume."""
+    path, members, fingerprint = checkpoint
+    header = _header(members)
+    for model in header["models"]:
+        del model["n_omitted"], model["n_empty"]
+    _save(path, members, header)
+    progress, _ = load_checkpoint(path, fingerprint)
+    assert [(r.n_omitted, r.n_empty) for r in progress.results] == [(0, 0), (0, 0)]
 
 
 def test_pickled_checkpoint_is_refused_without_advice_to_unpickle(checkpoint):

@@ -94,8 +94,14 @@ def check_outputs(
             errno.EEXIST, "The output exists; pass --overwrite to replace it", out
         )
     # A fit that does not resume starts its checkpoint afresh: only when asked, as --out.
+    # (A folder is not a checkpoint to resume or replace: _check_output_file says so.)
     checkpoint = given.get("--checkpoint")
-    if checkpoint and not (args.resume or args.overwrite) and os.path.lexists(checkpoint):
+    if (
+        checkpoint
+        and not (args.resume or args.overwrite)
+        and os.path.lexists(checkpoint)
+        and not os.path.isdir(checkpoint)
+    ):
         raise FileExistsError(
             errno.EEXIST,
             "The checkpoint exists; pass --resume to continue from it, or --overwrite to "

@@ -52,7 +52,7 @@ def inverse_and_half_logdet(
 
 
 def _cholesky(entry: Callable[[int, int], np.ndarray], r: int) -> list[list]:
-    """The lower Cholesky factor ``L`` (``A = L Lᵀ``), entry by entry (Cholesky-Banachiewicz)."""
+    """The lower Cholesky factor ``L`` (``A = L Lᵀ``), column by column (Cholesky-Crout)."""
     lower: list[list] = [[None] * r for _ in range(r)]
     for j in range(r):
         pivot = np.array(entry(j, j), dtype=np.float64)
