@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._stacked import MAX_STACKED, inverse_and_half_logdet
-
 __all__ = ["Factors", "Group", "Masked", "masked", "pattern_covariances"]
 
 
@@ -115,12 +113,9 @@ def masked(block: np.ndarray, origin: np.ndarray, missing: np.ndarray, store: di
 
 def _factor(precisions: np.ndarray, patterns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``Λ_mm⁻¹`` and ``½ log det Λ_mm`` of every component for each pattern ``m``."""
-    r = patterns.shape[1]
-    if r <= MAX_STACKED:
-        return inverse_and_half_logdet(
-            lambda i, j: precisions[:, patterns[:, i], patterns[:, j]], r
-        )
     sub = precisions[:, patterns[:, :, None], patterns[:, None, :]]  # (K, P, r, r): Λ_mm
+    if patterns.shape[1] == 1:  # one missing entry: scalars
+        return 1.0 / sub, 0.5 * np.log(sub[..., 0, 0])
     chol = np.linalg.cholesky(sub)
     return np.linalg.inv(sub), np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)
 
