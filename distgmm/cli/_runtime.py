@@ -117,9 +117,10 @@ def _cluster(args: argparse.Namespace, out: _Output) -> Iterator[Any]:
                     n_workers=args.workers,
                     threads_per_worker=args.threads_per_worker or 1,
                     memory_limit=args.memory_limit or "auto",
-                    # The workers' logs (a task's failure, a worker killed on closing after
-                    # one, a heartbeat that timed out on a loaded machine, with its traceback)
-                    # would surround the command's one-line error on its stderr.
+                    # The cluster's logs, its workers', nannies' and scheduler's (a task's
+                    # failure, a worker killed on closing after one, a heartbeat that timed
+                    # out on a loaded machine, with its traceback), would surround the
+                    # command's one-line error on its stderr; --debug shows their warnings.
                     silence_logs=logging.WARNING if args.debug else logging.CRITICAL,
                 )
             )
